@@ -1,0 +1,1 @@
+from . import backbones, detectors, heads, losses, necks  # noqa: F401
