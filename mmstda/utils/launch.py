@@ -1,0 +1,151 @@
+"""Shared start-up for ``tools/train.py`` and ``tools/test.py``.
+
+It turns the mistakes users make most (a wrong config path, a misspelt
+component ``type``) into one clear line instead of a traceback from deep
+inside mmengine, and makes CPU-only distributed runs work on mmengine 0.10.7.
+"""
+
+import contextlib
+import difflib
+import logging
+import os
+import os.path as osp
+import sys
+from collections.abc import Iterator
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config
+from mmengine.registry import Registry
+
+
+class UserInputError(ValueError):
+    """An error in what the user passed: shown without a traceback by the tools."""
+
+
+def load_config(path: str, cfg_options: dict | None = None) -> Config:
+    """Read a config file, apply ``--cfg-options`` and check every component type.
+
+    Raises:
+        UserInputError: The file does not exist, or a ``type=`` names a
+            component that no registry knows.
+    """
+    if not osp.isfile(path):
+        raise UserInputError(f'Config file not found: {path}')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    check_component_types(cfg, source=path)
+    return cfg
+
+
+def _all_registries() -> list[Registry]:
+    import mmaction.registry
+    import mmengine.registry
+
+    found = {}
+    for module in (mmaction.registry, mmengine.registry):
+        for value in vars(module).values():
+            if isinstance(value, Registry):
+                found[id(value)] = value
+    return list(found.values())
+
+
+def _iter_types(node, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        if isinstance(node.get('type'), str):
+            yield path, node['type']
+        for key, value in node.items():
+            yield from _iter_types(value, f'{path}.{key}' if path else str(key))
+    elif isinstance(node, list | tuple):
+        for index, value in enumerate(node):
+            yield from _iter_types(value, f'{path}[{index}]')
+
+
+def _is_registered(name: str, registries: list[Registry]) -> bool:
+    for registry in registries:
+        try:
+            if registry.get(name) is not None:
+                return True
+        except Exception:  # a scope whose package cannot be imported
+            continue
+    return False
+
+
+def check_component_types(cfg: Config, source: str = 'config') -> None:
+    """Fail early, naming the field, when a ``type=`` is not registered anywhere."""
+    registries = _all_registries()
+    known = sorted({name for registry in registries for name in registry.module_dict})
+    for field, name in _iter_types(cfg.to_dict(), ''):
+        if _is_registered(name, registries):
+            continue
+        close = difflib.get_close_matches(name.split('.')[-1], known, n=3)
+        hint = f' Did you mean {", ".join(repr(c) for c in close)}?' if close else ''
+        scope = name.split('.')[0] if '.' in name else None
+        if scope:
+            hint += f' (Is the package providing scope {scope!r} installed?)'
+        raise UserInputError(
+            f'{source}: {field}.type={name!r} is not a registered component.{hint} '
+            "Custom components need custom_imports=dict(imports=['mmstda'])."
+        )
+
+
+def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
+    """Make ``--launcher pytorch`` train on CPU processes (gloo) with mmengine 0.10.7.
+
+    mmengine's ``init_dist`` calls ``torch.cuda.set_device`` unconditionally and
+    its DDP wrapper passes ``device_ids=[LOCAL_RANK]``, which DDP rejects for
+    CPU modules. mmengine skips ``init_dist`` when a process group exists, so we
+    create the gloo group first and wrap the model with ``device_ids=None``.
+    """
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    if launcher != 'pytorch':
+        raise UserInputError(
+            f'--launcher {launcher} needs GPUs; on CPU use --launcher pytorch (torchrun).'
+        )
+    if not torch_dist.is_initialized():
+        torch_dist.init_process_group(
+            backend='gloo',
+            rank=int(os.environ['RANK']),
+            world_size=int(os.environ['WORLD_SIZE']),
+        )
+    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    if wrapper.get('type', 'MMDistributedDataParallel') == 'MMDistributedDataParallel':
+        wrapper.update(type='MMDistributedDataParallel', device_ids=None)
+        cfg.model_wrapper_cfg = wrapper
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Print user-input errors as one line and exit with status 2."""
+    try:
+        yield
+    except (UserInputError, FileNotFoundError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        sys.exit(2)
+    except KeyError as err:
+        # The registries raise KeyError("X is not in the <scope>::<name> registry").
+        message = str(err.args[0]) if err.args else ''
+        if 'registry' not in message:
+            raise
+        print(f'error: {message}', file=sys.stderr)
+        sys.exit(2)
+
+
+def log_every_rank(runner) -> None:
+    """Give each rank other than 0 its own log file beside rank 0's.
+
+    mmengine's MMLogger can do this (``distributed=True``) but the Runner does
+    not expose that option, so without this only rank 0's log is kept.
+    """
+    from mmengine.dist import get_dist_info
+    from mmengine.logging.logger import MMFormatter
+
+    rank, world_size = get_dist_info()
+    if world_size < 2 or rank == 0:
+        return
+    handler = logging.FileHandler(osp.join(runner.log_dir, f'{runner.timestamp}_rank{rank}.log'))
+    handler.setFormatter(MMFormatter(color=False, datefmt='%Y/%m/%d %H:%M:%S'))
+    handler.setLevel(runner.logger.level or logging.INFO)
+    runner.logger.addHandler(handler)

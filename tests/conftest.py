@@ -1,0 +1,37 @@
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def write_video(path: str, num_frames: int, size: int = 32, fps: float = 28.0, seed: int = 0):
+    """Write a small mp4 of random-texture frames with OpenCV."""
+    rng = np.random.default_rng(seed)
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), fps, (size, size))
+    for _ in range(num_frames):
+        writer.write(rng.integers(0, 255, (size, size, 3), dtype=np.uint8))
+    writer.release()
+
+
+@pytest.fixture(scope='session')
+def toy_videos(tmp_path_factory) -> str:
+    """A folder with 4 labelled 8-frame videos and an mmaction ``ann.txt``."""
+    root = tmp_path_factory.mktemp('toy_videos')
+    lines = []
+    for index in range(4):
+        name = f'video{index}.mp4'
+        write_video(str(root / name), num_frames=8, seed=index)
+        lines.append(f'{name} {index % 2}')
+    (root / 'ann.txt').write_text('\n'.join(lines) + '\n')
+    return str(root)
+
+
+def toy_cfg_options(toy_root: str) -> list[str]:
+    """``--cfg-options`` pointing the toy recognizer config at ``toy_videos``."""
+    return [
+        f'train_dataloader.dataset.ann_file={toy_root}/ann.txt',
+        f'train_dataloader.dataset.data_prefix.video={toy_root}',
+    ]
