@@ -1,0 +1,40 @@
+import os.path as osp
+
+from setuptools import find_packages, setup
+
+HERE = osp.dirname(osp.abspath(__file__))
+
+
+def read_requirements(name: str) -> list[str]:
+    """Requirement lines of ``requirements/<name>``, without comments or ``-r``."""
+    with open(osp.join(HERE, 'requirements', name)) as f:
+        lines = (line.split('#')[0].strip() for line in f)
+        return [line for line in lines if line and not line.startswith('-')]
+
+
+def read_version() -> str:
+    namespace: dict = {}
+    with open(osp.join(HERE, 'mmstda', 'version.py')) as f:
+        exec(f.read(), namespace)
+    return namespace['__version__']
+
+
+setup(
+    name='mmstda',
+    version=read_version(),
+    description='Online micro-gesture recognition with Spatial-Temporal Decoupled '
+    'Adapters, as an MMAction2 plugin',
+    long_description=open(osp.join(HERE, 'README.md')).read(),
+    long_description_content_type='text/markdown',
+    license='Apache-2.0',
+    python_requires='>=3.10',
+    packages=find_packages(exclude=('configs', 'tools', 'tests', 'tests.*')),
+    # mmcv is not listed: pip would build full mmcv from source. Install
+    # mmcv-lite (CPU) or mmcv (GPU) as the README says.
+    install_requires=read_requirements('runtime.txt'),
+    extras_require=dict(
+        tests=read_requirements('tests.txt'),
+        optional=read_requirements('optional.txt'),
+        mim=read_requirements('mminstall.txt'),
+    ),
+)
