@@ -29,9 +29,15 @@ def toy_videos(tmp_path_factory) -> str:
     return str(root)
 
 
-def toy_cfg_options(toy_root: str) -> list[str]:
+@pytest.fixture(scope='session')
+def repo_root() -> str:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope='session')
+def toy_cfg_options(toy_videos) -> list[str]:
     """``--cfg-options`` pointing the toy recognizer config at ``toy_videos``."""
     return [
-        f'train_dataloader.dataset.ann_file={toy_root}/ann.txt',
-        f'train_dataloader.dataset.data_prefix.video={toy_root}',
+        f'train_dataloader.dataset.ann_file={toy_videos}/ann.txt',
+        f'train_dataloader.dataset.data_prefix.video={toy_videos}',
     ]

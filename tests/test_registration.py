@@ -2,14 +2,16 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import REPO_ROOT
 from mmengine.config import Config
+
+import mmstda  # noqa: F401  (patches mmaction config lookup; see mmstda.utils.compat)
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def test_import_registers_every_component_in_mmaction_registries():
     import mmaction.registry as registry
 
-    import mmstda  # noqa: F401
 
     expected = {
         registry.MODELS: ['DecoupledAdapterViT'],
@@ -32,7 +34,7 @@ def test_stock_mmaction_config_with_custom_imports_builds_mmstda_backbone():
     # Inherited unchanged from the stock recipe ...
     assert cfg.model.type == 'Recognizer3D'
     assert cfg.model.backbone.embed_dims == 384
-    assert cfg.train_dataloader.dataset.type == 'VideoDataset'
+    assert cfg.test_dataloader.dataset.type == 'VideoDataset'
     # ... except the swapped component.
     assert cfg.model.backbone.type == 'DecoupledAdapterViT'
     init_default_scope(cfg.default_scope)

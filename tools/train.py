@@ -9,6 +9,7 @@ import os.path as osp
 import sys
 
 from mmengine.config import DictAction
+from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 try:
@@ -92,7 +93,8 @@ def main() -> None:
     with user_errors():
         cfg = merge_args(load_config(args.config, args.cfg_options), args)
         setup_cpu_distributed(cfg, args.launcher)
-        runner = Runner.from_cfg(cfg)
+        # FlexibleRunner (e.g. FSDP configs) is chosen by ``runner_type``.
+        runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
         log_every_rank(runner)
         runner.train()
 

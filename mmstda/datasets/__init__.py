@@ -1,1 +1,3 @@
 from . import transforms  # noqa: F401
+from .smg import SMGDataset, SMGDataWarning  # noqa: F401
+from .smg_meta import SMG_CLASSES  # noqa: F401

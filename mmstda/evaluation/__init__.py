@@ -1,1 +1,4 @@
 from . import metrics  # noqa: F401
+from .functional import segment_f1
+
+__all__ = ['segment_f1']

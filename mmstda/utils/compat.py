@@ -38,3 +38,28 @@ def _patch_mmaction_drn() -> None:
 
 
 _patch_mmaction_drn()
+
+
+def _patch_mmaction_config_lookup() -> None:
+    # mmengine 0.10.7 resolves ``_base_ = 'mmaction::x/y.py'`` through
+    # mmaction2's metafiles first. One of them (BSN) lists several configs under
+    # one model, which mmengine cannot parse (AttributeError on a list), so every
+    # ``mmaction::`` inheritance fails. mmaction2 ships its configs under
+    # ``.mim/configs``: look there first, and defer to mmengine otherwise.
+    from mmengine.config import config as mmengine_config
+
+    original = mmengine_config._get_external_cfg_path
+    if getattr(original, '_mmstda_patched', False):
+        return
+
+    def get_external_cfg_path(package_path: str, cfg_file: str) -> str:
+        shipped = osp.join(package_path, '.mim', 'configs', cfg_file)
+        if osp.basename(osp.normpath(package_path)) == 'mmaction' and osp.isfile(shipped):
+            return shipped
+        return original(package_path, cfg_file)
+
+    get_external_cfg_path._mmstda_patched = True
+    mmengine_config._get_external_cfg_path = get_external_cfg_path
+
+
+_patch_mmaction_config_lookup()

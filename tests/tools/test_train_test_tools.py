@@ -5,9 +5,9 @@ import os.path as osp
 import subprocess
 import sys
 
-from conftest import REPO_ROOT, toy_cfg_options
-
 from mmstda.utils import load_checkpoint_file
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 TOY_CONFIG = osp.join('tests', 'data', 'configs', 'toy_recognizer.py')
 
@@ -20,10 +20,10 @@ def run_tool(args: list[str], **kwargs) -> subprocess.CompletedProcess:
     )
 
 
-def test_resume_continues_at_epoch_2_with_saved_optimizer_state(tmp_path, toy_videos):
+def test_resume_continues_at_epoch_2_with_saved_optimizer_state(tmp_path, toy_cfg_options):
     first = run_tool(
         [sys.executable, 'tools/train.py', TOY_CONFIG, '--work-dir', str(tmp_path),
-         '--cfg-options', *toy_cfg_options(toy_videos), 'train_cfg.max_epochs=1']
+         '--cfg-options', *toy_cfg_options, 'train_cfg.max_epochs=1']
     )  # fmt: skip
     assert first.returncode == 0, first.stderr[-3000:]
     after_one = load_checkpoint_file(str(tmp_path / 'epoch_1.pth'))
@@ -31,7 +31,7 @@ def test_resume_continues_at_epoch_2_with_saved_optimizer_state(tmp_path, toy_vi
 
     resumed = run_tool(
         [sys.executable, 'tools/train.py', TOY_CONFIG, '--work-dir', str(tmp_path), '--resume',
-         '--cfg-options', *toy_cfg_options(toy_videos), 'train_cfg.max_epochs=2']
+         '--cfg-options', *toy_cfg_options, 'train_cfg.max_epochs=2']
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     log = resumed.stdout + resumed.stderr
@@ -52,10 +52,10 @@ def test_bad_config_path_is_one_clear_line(tmp_path):
     assert 'Traceback' not in result.stderr
 
 
-def test_misspelt_component_type_names_field_and_suggests(tmp_path, toy_videos):
+def test_misspelt_component_type_names_field_and_suggests(tmp_path, toy_cfg_options):
     result = run_tool(
         [sys.executable, 'tools/train.py', TOY_CONFIG, '--work-dir', str(tmp_path),
-         '--cfg-options', *toy_cfg_options(toy_videos), 'model.backbone.type=VisionTransfromer']
+         '--cfg-options', *toy_cfg_options, 'model.backbone.type=VisionTransfromer']
     )  # fmt: skip
     assert result.returncode == 2
     assert "model.backbone.type='VisionTransfromer' is not a registered component" in (
@@ -71,11 +71,11 @@ def test_test_tool_reports_missing_checkpoint(tmp_path):
     assert 'Checkpoint file not found' in result.stderr and 'x.pth' in result.stderr
 
 
-def test_dist_train_on_two_cpu_processes_logs_on_both_ranks(tmp_path, toy_videos):
+def test_dist_train_on_two_cpu_processes_logs_on_both_ranks(tmp_path, toy_cfg_options):
     env = dict(os.environ, PORT=str(29500 + os.getpid() % 1000))
     result = subprocess.run(
         ['bash', 'tools/dist_train.sh', TOY_CONFIG, '2', '--work-dir', str(tmp_path),
-         '--cfg-options', *toy_cfg_options(toy_videos), 'train_cfg.max_epochs=1']
+         '--cfg-options', *toy_cfg_options, 'train_cfg.max_epochs=1']
         , cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]

@@ -1,0 +1,3 @@
+from .asba import ASBATransform, asba_intensity  # noqa: F401
+from .formatting import PackMGInputs  # noqa: F401
+from .windows import SampleMGWindow, TemporalSpeedJitter, window_segments  # noqa: F401

@@ -1,0 +1,3 @@
+from .decoupled_adapter_vit import DecoupledAdapterViT
+
+__all__ = ['DecoupledAdapterViT']

@@ -1,0 +1,3 @@
+from .online_mg_detector import OnlineMGDetector
+
+__all__ = ['OnlineMGDetector']

@@ -1,0 +1,4 @@
+from .online_tad_head import OnlineTADHead, segments_to_instances
+from .segment_decoder import Segment, SegmentDecoder, decode_segments
+
+__all__ = ['OnlineTADHead', 'Segment', 'SegmentDecoder', 'decode_segments', 'segments_to_instances']

@@ -1,0 +1,3 @@
+from .focal_loss import SigmoidFocalLoss
+
+__all__ = ['SigmoidFocalLoss']

@@ -1,0 +1,3 @@
+from .temporal_align_neck import TemporalAlignNeck
+
+__all__ = ['TemporalAlignNeck']

@@ -1,0 +1,272 @@
+"""Online micro-gesture recognition on a live stream of frames."""
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from mmaction.registry import MODELS, TRANSFORMS
+from mmengine.config import Config
+from mmengine.runner import load_checkpoint
+from torch import Tensor
+
+from mmstda.datasets.smg_meta import SMG_CLASSES
+from mmstda.models.heads import Segment
+
+# Pipeline steps that change only the frames' pixels; the others (sampling, decoding,
+# packing) are replaced by the recognizer's own buffering.
+_SPATIAL_TRANSFORMS = ('Resize', 'CenterCrop')
+
+
+class OnlineRecognizer:
+    """Feeds frames through a causal detector clip by clip, with cached state.
+
+    Each frame goes through the backbone once: the backbone's adapter cache and the
+    head's temporal state carry the past, and :class:`SegmentDecoder` emits a segment
+    as soon as nothing later can change it. What is kept between calls has a fixed
+    size: one partial clip of frames, the model state and the decoder's open runs.
+
+    Args:
+        model (OnlineMGDetector): A detector with a causal head (and a causal
+            backbone if it streams), in eval mode.
+        transforms (Callable, optional): Maps a list of ``(H, W, 3)`` uint8 frames to
+            resized/cropped frames (the test pipeline's spatial steps). Defaults to
+            None (frames used as given).
+        frame_interval (int): Keep one native frame in ``frame_interval``, as the test
+            pipeline samples them. Defaults to 1.
+        class_names (Sequence[str], optional): Name per 0-based label. Defaults to
+            None (the SMG names when the model has 17 classes, else ``'class_<i>'``).
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        transforms: Callable[[list[np.ndarray]], list[np.ndarray]] | None = None,
+        frame_interval: int = 1,
+        class_names: Sequence[str] | None = None,
+    ) -> None:
+        if frame_interval < 1:
+            raise ValueError(f'frame_interval must be >= 1, got {frame_interval}')
+        if not getattr(model.head, 'causal', False):
+            raise ValueError('online recognition needs a causal head (head causal=True)')
+        if model.backbone_streams and not getattr(model.backbone, 'causal', True):
+            raise ValueError('online recognition needs a causal backbone (backbone causal=True)')
+        num_classes = model.head.num_classes
+        if class_names is None:
+            class_names = (
+                SMG_CLASSES
+                if num_classes == len(SMG_CLASSES)
+                else [f'class_{i}' for i in range(num_classes)]
+            )
+        if len(class_names) != num_classes:
+            raise ValueError(
+                f'class_names has {len(class_names)} names, the model has {num_classes} classes'
+            )
+        self.model = model.eval()
+        self.transforms = transforms
+        self.frame_interval = frame_interval
+        self.class_names = list(class_names)
+        self.clip_frames = model.stream_clip_frames
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new video: drop all buffered frames and state."""
+        self.num_frames_seen = 0  # native frames received
+        self._frame_shape: tuple | None = None
+        self._clip: list[np.ndarray] = []
+        self._state: dict | None = None
+        self._decoder = self.model.head.build_decoder(self.frame_interval)
+        self.num_segments = 0
+
+    @torch.no_grad()
+    def process(self, frames: np.ndarray) -> list[dict]:
+        """Feed the next frames of the video.
+
+        Args:
+            frames (np.ndarray): uint8 RGB frames ``(N, H, W, 3)``, N >= 1 (a single
+                ``(H, W, 3)`` frame is accepted too).
+
+        Returns:
+            list[dict]: Segments finalised during this call (the caller keeps the
+            history; the recognizer holds nothing that grows), each with ``label``
+            (0-based), ``label_name``, ``start_frame``, ``end_frame`` (native frames
+            from the start of the video) and ``score``.
+        """
+        frames = np.asarray(frames)
+        if frames.ndim == 3:
+            frames = frames[None]
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise ValueError(
+                f'frames must be uint8 RGB of shape (N, H, W, 3), got {frames.dtype} {frames.shape}'
+            )
+        if self._frame_shape is None:
+            self._frame_shape = frames.shape[1:]
+        elif frames.shape[1:] != self._frame_shape:
+            raise ValueError(
+                f'frame size changed from {self._frame_shape} to {frames.shape[1:]} after '
+                f'{self.num_frames_seen} frames; call reset() before a new video'
+            )
+        offsets = np.arange(len(frames)) + self.num_frames_seen
+        kept = frames[offsets % self.frame_interval == 0]
+        self.num_frames_seen += len(frames)
+        if len(kept) == 0:
+            return []
+        kept = self._apply_transforms(list(kept))
+        segments = []
+        for frame in kept:
+            self._clip.append(frame)
+            if len(self._clip) == self.clip_frames:
+                segments += self._run_clip(num_real=self.clip_frames)
+        return segments
+
+    @torch.no_grad()
+    def finish(self) -> list[dict]:
+        """Flush: decode the partial last clip, close open segments, reset.
+
+        The partial clip is padded by repeating its last frame; the padding's
+        scores are not decoded.
+
+        Returns:
+            list[dict]: The remaining segments, as :meth:`process` returns them.
+        """
+        segments = []
+        if self._clip:
+            num_real = len(self._clip)
+            self._clip += [self._clip[-1]] * (self.clip_frames - num_real)
+            segments = self._run_clip(num_real)
+        segments += self._to_dicts(self._decoder.finish())
+        self.reset()
+        return segments
+
+    def state_nbytes(self) -> int:
+        """Bytes held between calls (frame buffer, model state, decoder runs)."""
+        tensors = _tensors_in(self._state)
+        model_bytes = sum(t.numel() * t.element_size() for t in tensors)
+        frame_bytes = sum(f.nbytes for f in self._clip)
+        return model_bytes + frame_bytes + 64 * self._decoder.num_pending
+
+    def _apply_transforms(self, frames: list[np.ndarray]) -> list[np.ndarray]:
+        if self.transforms is None:
+            return frames
+        return self.transforms(frames)
+
+    def _run_clip(self, num_real: int) -> list[dict]:
+        clip = torch.from_numpy(np.stack(self._clip)).permute(3, 0, 1, 2)  # (C, T, H, W)
+        self._clip = []
+        data = self.model.data_preprocessor(dict(inputs=[clip], data_samples=None))
+        cls_scores, boundary_scores, self._state = self.model.forward_stream(
+            data['inputs'], self._state
+        )
+        cls = cls_scores[0, :, :num_real].T.float().cpu().numpy()
+        bnd = boundary_scores[0, :, :num_real].T.float().cpu().numpy()
+        return self._to_dicts(self._decoder.update(cls, bnd))
+
+    def _to_dicts(self, segments: list[Segment]) -> list[dict]:
+        self.num_segments += len(segments)
+        return [
+            dict(
+                label=s.label,
+                label_name=self.class_names[s.label],
+                start_frame=s.start * self.frame_interval,
+                end_frame=s.end * self.frame_interval,
+                score=s.score,
+            )
+            for s in segments
+        ]
+
+
+def _tensors_in(obj) -> list[Tensor]:
+    if isinstance(obj, Tensor):
+        return [obj]
+    if isinstance(obj, dict):
+        return [t for v in obj.values() for t in _tensors_in(v)]
+    if isinstance(obj, (list, tuple)):
+        return [t for v in obj for t in _tensors_in(v)]
+    return []
+
+
+class _SpatialTransforms:
+    """The test pipeline's spatial steps, applied to a list of frames."""
+
+    def __init__(self, steps: list[dict]) -> None:
+        self.steps = [TRANSFORMS.build(step) for step in steps]
+
+    def __call__(self, frames: list[np.ndarray]) -> list[np.ndarray]:
+        results = dict(imgs=frames, img_shape=frames[0].shape[:2], modality='RGB')
+        for step in self.steps:
+            results = step(results)
+        return results['imgs']
+
+
+def _test_pipeline(cfg: Config) -> list[dict]:
+    if cfg.get('test_pipeline'):
+        return list(cfg.test_pipeline)
+    for key in ('test_dataloader', 'val_dataloader'):
+        dataset = cfg.get(key, {}).get('dataset', {})
+        if dataset.get('pipeline'):
+            return list(dataset.pipeline)
+    return []
+
+
+def _frame_interval(cfg: Config, pipeline: list[dict]) -> int:
+    for step in pipeline:
+        if 'frame_interval' in step:
+            return int(step['frame_interval'])
+    for key in ('test_dataloader', 'val_dataloader'):
+        dataset = cfg.get(key, {}).get('dataset', {})
+        if 'frame_interval' in dataset:
+            return int(dataset['frame_interval'])
+    return 1
+
+
+def _class_names(cfg: Config) -> list[str] | None:
+    if cfg.get('class_names'):
+        return list(cfg.class_names)
+    for key in ('test_dataloader', 'val_dataloader'):
+        metainfo = cfg.get(key, {}).get('dataset', {}).get('metainfo') or {}
+        if metainfo.get('classes'):
+            return list(metainfo['classes'])
+    return None
+
+
+def init_online_recognizer(
+    config: str | Path | Config,
+    checkpoint: str | None = None,
+    device: str = 'cpu',
+    frame_interval: int | None = None,
+    class_names: Sequence[str] | None = None,
+) -> OnlineRecognizer:
+    """Build an :class:`OnlineRecognizer` from a config and a checkpoint.
+
+    Resizing and cropping follow the ``Resize`` / ``CenterCrop`` steps of the config's
+    test pipeline; normalisation is the model's data preprocessor.
+
+    Args:
+        config (str | Path | Config): Config file or object.
+        checkpoint (str, optional): Checkpoint to load. Defaults to None (the
+            weights the model is built with).
+        device (str): Torch device. Defaults to ``'cpu'``.
+        frame_interval (int, optional): Native frames per model frame. Defaults to
+            None (read from the test pipeline, else 1).
+        class_names (Sequence[str], optional): Name per label. Defaults to None (the
+            config's ``class_names`` or dataset ``metainfo.classes``, else the SMG
+            names for 17 classes).
+
+    Returns:
+        OnlineRecognizer: Ready for :meth:`OnlineRecognizer.process`.
+    """
+    cfg = config if isinstance(config, Config) else Config.fromfile(str(config))
+    if 'model' not in cfg:
+        raise ValueError(f'config {getattr(cfg, "filename", config)} has no `model` entry')
+    model = MODELS.build(cfg.model)
+    if checkpoint is not None:
+        load_checkpoint(model, checkpoint, map_location='cpu')
+    model.to(device)
+    pipeline = _test_pipeline(cfg)
+    steps = [s for s in pipeline if str(s.get('type', '')).split('.')[-1] in _SPATIAL_TRANSFORMS]
+    return OnlineRecognizer(
+        model,
+        transforms=_SpatialTransforms(steps) if steps else None,
+        frame_interval=frame_interval or _frame_interval(cfg, pipeline),
+        class_names=class_names or _class_names(cfg),
+    )

@@ -1,0 +1,185 @@
+"""Detector tying backbone, neck and online TAD head together."""
+
+from mmaction.registry import MODELS
+from mmengine.model import BaseModel
+from torch import Tensor
+
+
+@MODELS.register_module()
+class OnlineMGDetector(BaseModel):
+    """Online micro-gesture detector: backbone -> neck -> :class:`OnlineTADHead`.
+
+    The backbone gets a window ``(B, C, T, H, W)`` and returns ``(B, C', T', H', W')``.
+    Three kinds of backbone work:
+
+    - with ``forward_stream`` (``DecoupledAdapterViT``): the whole window at once,
+      since its adapters connect the clips;
+    - clip-based without it (mmaction's ``VisionTransformer``, which only takes
+      ``num_frames`` frames): each clip of ``clip_frames`` frames on its own;
+    - fully convolutional ones (``X3D``, ``ResNet3dSlowOnly``): the whole window.
+
+    Args:
+        backbone (dict): Backbone config.
+        head (dict): Head config (``OnlineTADHead``).
+        neck (dict, optional): Neck config. Defaults to None, meaning
+            ``dict(type='TemporalAlignNeck')``.
+        data_preprocessor (dict, optional): Defaults to None, meaning
+            ``dict(type='ActionDataPreprocessor', format_shape='NCTHW')``.
+        clip_frames (int, optional): Frames per backbone clip. Defaults to None,
+            meaning the backbone's ``num_frames`` (read from its position table for
+            mmaction's ``VisionTransformer``); a backbone without one runs on the
+            whole window offline and on chunks of 16 frames when streaming.
+        train_cfg (dict, optional): Unused; kept for config compatibility.
+            Defaults to None.
+        test_cfg (dict, optional): Overrides of the head's ``test_cfg``.
+            Defaults to None.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
+    """
+
+    default_stream_clip_frames = 16
+
+    def __init__(
+        self,
+        backbone: dict,
+        head: dict,
+        neck: dict | None = None,
+        data_preprocessor: dict | None = None,
+        clip_frames: int | None = None,
+        train_cfg: dict | None = None,
+        test_cfg: dict | None = None,
+        init_cfg: dict | None = None,
+    ) -> None:
+        data_preprocessor = data_preprocessor or dict(
+            type='ActionDataPreprocessor', format_shape='NCTHW'
+        )
+        if isinstance(data_preprocessor, dict):
+            # Built from mmaction's registry so no default scope is needed.
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        self.neck = MODELS.build(neck or dict(type='TemporalAlignNeck'))
+        if test_cfg:
+            head = {**head, 'test_cfg': {**head.get('test_cfg', {}), **test_cfg}}
+        self.head = MODELS.build(head)
+        self.train_cfg = train_cfg
+        self.clip_frames = clip_frames or _backbone_clip_frames(self.backbone)
+        self.backbone_streams = hasattr(self.backbone, 'forward_stream')
+
+    @property
+    def stream_clip_frames(self) -> int:
+        """Frames per step of :meth:`forward_stream`."""
+        return self.clip_frames or self.default_stream_clip_frames
+
+    # ------------------------------------------------------------------ features
+    def _backbone_clips(self, inputs: Tensor) -> Tensor | tuple:
+        """Backbone on each clip independently, clips folded into the batch."""
+        batch, channels, num_frames, height, width = inputs.shape
+        clip = self.clip_frames
+        if num_frames % clip:
+            raise ValueError(
+                f'the window has {num_frames} frames, not a multiple of clip_frames={clip}'
+            )
+        num_clips = num_frames // clip
+        clips = inputs.reshape(batch, channels, num_clips, clip, height, width)
+        clips = clips.transpose(1, 2).flatten(0, 1)
+        feats = self.backbone(clips)
+        if isinstance(feats, (tuple, list)):
+            feats = feats[-1]
+        # (B * n, C', t', H', W') -> (B, C', n * t', H', W')
+        feats = feats.reshape(batch, num_clips, *feats.shape[1:]).transpose(1, 2)
+        return feats.flatten(2, 3)
+
+    def extract_feat(self, inputs: Tensor) -> Tensor:
+        """Per-frame features of a window.
+
+        Args:
+            inputs (Tensor): Normalised frames ``(B, C, T, H, W)``.
+
+        Returns:
+            Tensor: ``(B, C', T)``.
+        """
+        if inputs.dim() != 5:
+            raise ValueError(
+                f'expected inputs (B, C, T, H, W) (format_shape NCTHW), got {tuple(inputs.shape)}'
+            )
+        if self.backbone_streams or self.clip_frames is None:
+            feats = self.backbone(inputs)
+        else:
+            feats = self._backbone_clips(inputs)
+        return self.neck(feats, inputs.size(2))
+
+    def forward(self, inputs: Tensor, data_samples: list | None = None, mode: str = 'tensor'):
+        """mmengine's three modes.
+
+        Args:
+            inputs (Tensor): Normalised frames ``(B, C, T, H, W)``.
+            data_samples (list[ActionDataSample], optional): Ground truth (loss) or
+                metainfo (predict). Defaults to None.
+            mode (str): ``'loss'``, ``'predict'`` or ``'tensor'``. Defaults to ``'tensor'``.
+
+        Returns:
+            dict | list | tuple: Losses; data samples with ``pred_instances`` in
+            absolute native frames; or ``(cls_logits (B, K, T), boundary_logits
+            (B, 2, T))``.
+        """
+        feats = self.extract_feat(inputs)
+        if mode == 'tensor':
+            return self.head(feats)
+        if mode == 'loss':
+            return self.head.loss(feats, data_samples)
+        if mode == 'predict':
+            predictions = self.head.predict(feats, data_samples)
+            for sample, pred in zip(data_samples, predictions):
+                sample.pred_instances = pred
+            return data_samples
+        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
+
+    # ---------------------------------------------------------------- streaming
+    def forward_stream(
+        self, clip: Tensor, state: dict | None = None
+    ) -> tuple[Tensor, Tensor, dict]:
+        """Process the next clip of a stream, carrying backbone and head state.
+
+        With a causal head and a causal streaming backbone (or one that sees each
+        clip on its own, like mmaction's ``VisionTransformer``), concatenating the
+        outputs over consecutive clips equals :meth:`forward` in ``'tensor'`` mode on
+        the whole stream. A fully convolutional backbone (X3D) sees each chunk on
+        its own here, so its stream only approximates the offline output.
+
+        Args:
+            clip (Tensor): Normalised frames ``(B, C, stream_clip_frames, H, W)``.
+            state (dict, optional): State from the previous call, None to start.
+                Defaults to None.
+
+        Returns:
+            tuple: Class probabilities ``(B, K, t)``, boundary probabilities
+            ``(B, 2, t)`` and the new state (constant size).
+        """
+        if clip.dim() != 5 or clip.size(2) != self.stream_clip_frames:
+            raise ValueError(
+                f'expected a clip (B, C, {self.stream_clip_frames}, H, W), got {tuple(clip.shape)}'
+            )
+        state = state or dict(backbone=None, head=None)
+        if self.backbone_streams:
+            feats, backbone_state = self.backbone.forward_stream(clip, state['backbone'])
+        else:
+            feats, backbone_state = self.backbone(clip), None
+        feats = self.neck(feats, clip.size(2))
+        cls_logits, boundary_logits, head_state = self.head.forward_stream(feats, state['head'])
+        new_state = dict(backbone=backbone_state, head=head_state)
+        return cls_logits.sigmoid(), boundary_logits.sigmoid(), new_state
+
+
+def _backbone_clip_frames(backbone) -> int | None:
+    """Clip length a backbone was built for, None for fully convolutional ones."""
+    if getattr(backbone, 'num_frames', None):
+        return int(backbone.num_frames)
+    pos_embed = getattr(backbone, 'pos_embed', None)
+    grid_size = getattr(backbone, 'grid_size', None)
+    projection = getattr(getattr(backbone, 'patch_embed', None), 'projection', None)
+    if pos_embed is None or grid_size is None or projection is None:
+        return None
+    # mmaction's VisionTransformer does not keep num_frames: its position table has
+    # one entry per (time step, row, column) token of a clip.
+    tubelet_size = projection.kernel_size[0]
+    return pos_embed.shape[1] // (grid_size[0] * grid_size[1]) * tubelet_size

@@ -1,0 +1,202 @@
+import numpy as np
+import pytest
+import torch
+from mmaction.registry import TRANSFORMS
+from mmengine.config import Config
+
+import mmstda  # noqa: F401  (registers the components)
+from mmstda.apis import OnlineRecognizer, init_online_recognizer
+
+CLIP = 4
+NUM_CLASSES = 3
+
+
+def _config(frame_interval: int = 1, adapter_causal: bool = True) -> Config:
+    backbone = dict(
+        type='DecoupledAdapterViT',
+        img_size=32,
+        patch_size=16,
+        embed_dims=32,
+        depth=2,
+        num_heads=2,
+        num_frames=CLIP,
+        return_feat_map=True,
+        causal=adapter_causal,
+    )
+    head = dict(
+        type='OnlineTADHead',
+        in_channels=32,
+        num_classes=NUM_CLASSES,
+        feat_channels=16,
+        num_layers=2,
+        test_cfg=dict(score_thr=0.5, boundary_thr=0.6, min_duration_frames=1, nms_iou_thr=0.3),
+    )
+    preprocessor = dict(
+        type='ActionDataPreprocessor', mean=[127.5] * 3, std=[58.0] * 3, format_shape='NCTHW'
+    )
+    return Config(
+        dict(
+            model=dict(
+                type='OnlineMGDetector',
+                backbone=backbone,
+                head=head,
+                data_preprocessor=preprocessor,
+            ),
+            test_pipeline=[
+                dict(type='SampleMGWindow'),
+                dict(type='Resize', scale=(-1, 32)),
+                dict(type='CenterCrop', crop_size=32),
+                dict(type='PackMGInputs'),
+            ],
+            test_dataloader=dict(dataset=dict(frame_interval=frame_interval)),
+            class_names=['a', 'b', 'c'],
+        )
+    )
+
+
+def _recognizer(frame_interval: int = 1) -> OnlineRecognizer:
+    torch.manual_seed(0)
+    recognizer = init_online_recognizer(_config(frame_interval))
+    # Random weights give ~0.01 everywhere; wake the head up so that segments of
+    # several classes come and go, and boundaries split some of them.
+    head = recognizer.model.head
+    with torch.no_grad():
+        head.cls_out.weight.mul_(3)
+        head.cls_out.bias.zero_()
+        head.boundary_out.weight.mul_(3)
+        head.boundary_out.bias.fill_(-2.0)
+    return recognizer
+
+
+def _video(num_frames: int, seed: int = 0, height: int = 40, width: int = 48) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (num_frames, height, width, 3), dtype=np.uint8)
+
+
+def _stream(recognizer: OnlineRecognizer, video: np.ndarray, chunks=(1, 3, 7, 2)) -> list:
+    segments, start, i = [], 0, 0
+    while start < len(video):
+        size = chunks[i % len(chunks)]
+        segments += recognizer.process(video[start : start + size])
+        start, i = start + size, i + 1
+    return segments + recognizer.finish()
+
+
+def _offline_inputs(recognizer: OnlineRecognizer, video: np.ndarray) -> torch.Tensor:
+    """The whole video as one window, resized by mmaction's own transforms."""
+    frames = list(video[:: recognizer.frame_interval])
+    results = dict(imgs=frames, img_shape=frames[0].shape[:2], modality='RGB')
+    for step in (dict(type='Resize', scale=(-1, 32)), dict(type='CenterCrop', crop_size=32)):
+        results = TRANSFORMS.build(step)(results)
+    clip = torch.from_numpy(np.stack(results['imgs'])).permute(3, 0, 1, 2)
+    return recognizer.model.data_preprocessor(dict(inputs=[clip], data_samples=None))['inputs']
+
+
+def _offline_segments(recognizer: OnlineRecognizer, video: np.ndarray) -> list:
+    from mmaction.structures import ActionDataSample
+
+    sample = ActionDataSample()
+    sample.set_metainfo(dict(window_start_frame=0, frame_interval=recognizer.frame_interval))
+    with torch.no_grad():
+        (sample,) = recognizer.model(_offline_inputs(recognizer, video), [sample], mode='predict')
+    pred = sample.pred_instances
+    return sorted(
+        (int(label), int(start), int(end), float(score))
+        for (start, end), label, score in zip(
+            pred.segments.tolist(), pred.labels.tolist(), pred.scores.tolist()
+        )
+    )
+
+
+def _as_tuples(segments: list) -> list:
+    return sorted((s['label'], s['start_frame'], s['end_frame'], s['score']) for s in segments)
+
+
+@pytest.mark.parametrize('frame_interval', [1, 2])
+def test_streaming_equals_offline_causal_model(frame_interval):
+    recognizer = _recognizer(frame_interval)
+    video = _video(48 * frame_interval)
+    streamed = _as_tuples(_stream(recognizer, video))
+    offline = _offline_segments(recognizer, video)
+    assert len(offline) >= 3
+    assert len({s[0] for s in offline}) >= 2
+    assert [s[:3] for s in streamed] == [s[:3] for s in offline]
+    np.testing.assert_allclose([s[3] for s in streamed], [s[3] for s in offline], atol=1e-4)
+    assert all(s[2] % frame_interval == 0 for s in streamed)
+
+
+def test_stream_scores_equal_offline_scores():
+    recognizer = _recognizer()
+    inputs = _offline_inputs(recognizer, _video(32))
+    model = recognizer.model
+    with torch.no_grad():
+        cls_logits, boundary_logits = model(inputs, mode='tensor')
+        state, cls_parts, bnd_parts = None, [], []
+        for start in range(0, 32, CLIP):
+            cls, bnd, state = model.forward_stream(inputs[:, :, start : start + CLIP], state)
+            cls_parts.append(cls)
+            bnd_parts.append(bnd)
+    torch.testing.assert_close(torch.cat(cls_parts, -1), cls_logits.sigmoid(), atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        torch.cat(bnd_parts, -1), boundary_logits.sigmoid(), atol=1e-4, rtol=0
+    )
+
+
+def test_future_frames_do_not_change_past_output():
+    video = _video(48)
+    perturbed = video.copy()
+    perturbed[24:] = _video(24, seed=1)
+    outputs = []
+    for frames in (video, perturbed):
+        recognizer = _recognizer()
+        outputs.append(recognizer.process(frames[:24]))
+        outputs.append(_as_tuples(recognizer.process(frames[24:]) + recognizer.finish()))
+    assert len(outputs[0]) >= 1
+    assert outputs[0] == outputs[2]  # everything finalised before the change
+    assert outputs[1] != outputs[3]  # the perturbation does reach later output
+
+
+def test_state_size_stays_constant_over_a_long_stream():
+    recognizer = _recognizer()
+    sizes = []
+    for clip in range(40):
+        recognizer.process(_video(CLIP, seed=clip))
+        sizes.append(recognizer.state_nbytes() - 64 * recognizer._decoder.num_pending)
+    assert sizes[1] > 0
+    assert len(set(sizes[1:])) == 1
+    assert recognizer._decoder.num_pending <= 2 * NUM_CLASSES
+
+
+def test_frames_are_buffered_until_a_clip_is_full():
+    recognizer = _recognizer()
+    recognizer.process(_video(CLIP - 1))
+    assert recognizer._state is None  # nothing ran yet
+    recognizer.process(_video(1))
+    assert recognizer._state is not None
+
+
+def test_segment_dicts_carry_label_names():
+    segments = _stream(_recognizer(), _video(32))
+    assert segments
+    assert {tuple(sorted(s)) for s in segments} == {
+        ('end_frame', 'label', 'label_name', 'score', 'start_frame')
+    }
+    assert all(s['label_name'] == 'abc'[s['label']] for s in segments)
+
+
+def test_bad_frames_are_rejected():
+    recognizer = _recognizer()
+    with pytest.raises(ValueError, match=r'uint8 RGB of shape \(N, H, W, 3\), got float64'):
+        recognizer.process(np.zeros((2, 32, 32, 3)))
+
+
+def test_frame_size_change_mid_stream_is_rejected():
+    recognizer = _recognizer()
+    recognizer.process(_video(2, height=40, width=48))
+    with pytest.raises(ValueError, match=r'frame size changed from \(40, 48, 3\) to \(40, 40, 3\)'):
+        recognizer.process(_video(2, height=40, width=40))
+
+
+def test_non_causal_backbone_is_rejected():
+    with pytest.raises(ValueError, match='causal backbone'):
+        init_online_recognizer(_config(adapter_causal=False))

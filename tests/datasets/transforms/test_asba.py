@@ -1,0 +1,242 @@
+import numpy as np
+import pytest
+from mmaction.registry import TRANSFORMS
+
+from mmstda.datasets.transforms import ASBATransform, asba_intensity
+
+# Every augmentation at zero strength: tests switch on only what they check.
+NO_AUG = dict(
+    crop_area=(1.0, 1.0),
+    crop_aspect=(1.0, 1.0),
+    translate=(0.0, 0.0),
+    rotate_deg=(0.0, 0.0),
+    flip_prob=(0.0, 0.0),
+    brightness=(0.0, 0.0),
+    contrast=(0.0, 0.0),
+    saturation=(0.0, 0.0),
+    noise_std=(0.0, 0.0),
+    slow_down=(0.0, 0.0),
+    speed_warp=(0.0, 0.0),
+)
+
+
+def make_window(num_frames=8, size=16, labels=(0,), segments=((2.0, 10.0),), interval=2, seed=0):
+    rng = np.random.default_rng(seed)
+    return dict(
+        video_id='Sample0001',
+        window_start_frame=100,
+        imgs=[rng.integers(0, 256, (size, size, 3), dtype=np.uint8) for _ in range(num_frames)],
+        gt_segments=np.array(segments, dtype=np.float32).reshape(-1, 2),
+        gt_labels=np.array(labels, dtype=np.int64),
+        frame_interval=interval,
+        frame_inds=100 + np.arange(num_frames) * interval,
+    )
+
+
+def copy_window(results):
+    return {k: (list(v) if isinstance(v, list) else v) for k, v in results.items()}
+
+
+# ---------------------------------------------------------------- intensity
+def test_intensity_is_monotone_and_continuous_in_rarity_and_difficulty():
+    grid = np.linspace(0.0, 1.0, 101)
+    rarity, difficulty = np.meshgrid(grid, grid, indexing='ij')
+    values = asba_intensity(rarity, difficulty, rarity_weight=0.3, min_intensity=0.1)
+    # Rarer (axis 0) or harder (axis 1) never means weaker.
+    assert (np.diff(values, axis=0) >= 0).all()
+    assert (np.diff(values, axis=1) >= 0).all()
+    # Continuous: a 0.01 step moves it by at most 0.01 * (max - min), no jump anywhere.
+    assert np.abs(np.diff(values, axis=0)).max() <= 0.01 * 0.9 + 1e-12
+    assert np.abs(np.diff(values, axis=1)).max() <= 0.01 * 0.9 + 1e-12
+    # Strictly increasing in both when both weights are non-zero: soft, no plateau.
+    assert (np.diff(values, axis=0) > 0).all() and (np.diff(values, axis=1) > 0).all()
+
+
+def test_intensity_reaches_exactly_its_bounds():
+    assert asba_intensity(0.0, 0.0, 0.5, 0.2, 0.8) == pytest.approx(0.2)
+    assert asba_intensity(1.0, 1.0, 0.5, 0.2, 0.8) == pytest.approx(0.8)
+    assert asba_intensity(1.0, 0.0, 0.5, 0.2, 0.8) == pytest.approx(0.5)
+    grid = np.linspace(0, 1, 11)
+    values = asba_intensity(grid[:, None], grid[None, :], 0.5, 0.2, 0.8)
+    assert values.min() == pytest.approx(0.2) and values.max() == pytest.approx(0.8)
+
+
+def test_rarest_class_gets_most_intensity_and_difficulty_is_neutral_at_start():
+    asba = ASBATransform(num_classes=3, initial_difficulty=0.5)
+    asba.set_class_counts([724, 41, 9])
+    # Same difficulty for everyone before the first update.
+    np.testing.assert_allclose(asba.difficulty, [0.5, 0.5, 0.5])
+    intensity = asba.class_intensity()
+    # Most common class: rarity 0; rarest: rarity 1 (class_rarity's bounds).
+    assert intensity[0] == pytest.approx(0.5 * 0.0 + 0.5 * 0.5)
+    assert intensity[2] == pytest.approx(0.5 * 1.0 + 0.5 * 0.5)
+    assert intensity[0] < intensity[1] < intensity[2]
+    asba.set_difficulty([1.0, 0.0, 0.0])
+    assert asba.class_intensity()[0] == pytest.approx(0.5)
+
+
+def test_window_takes_its_most_demanding_gesture_and_background_the_base():
+    asba = ASBATransform(num_classes=3, min_intensity=0.1, max_intensity=0.9, **NO_AUG)
+    asba.set_class_counts([500, 50, 5])
+    asba.set_difficulty([0.0, 1.0, 0.0])
+    # class 0: rarity 0, difficulty 0 -> 0.1; class 2: rarity 1, difficulty 0 -> 0.5;
+    # class 1: difficulty 1 plus some rarity -> above 0.5.
+    assert asba.window_intensity(np.array([0])) == pytest.approx(0.1)
+    assert asba.window_intensity(np.array([0, 2])) == pytest.approx(0.5)
+    assert asba.window_intensity(np.array([2, 1, 0])) == pytest.approx(
+        asba.window_intensity(np.array([1]))
+    )
+    assert asba.window_intensity(np.array([1])) > 0.5
+    background = make_window(labels=(), segments=())
+    assert asba(background)['asba_intensity'] == pytest.approx(0.1)
+
+
+# ----------------------------------------------------------------- identity
+def test_disabled_transform_is_the_identity():
+    asba = ASBATransform(num_classes=2, enabled=False, min_intensity=1.0, max_intensity=1.0)
+    asba.set_class_counts([10, 1])
+    results = make_window(labels=(1,))
+    before = copy_window(results)
+    out = asba(results)
+    assert set(out) == set(before)
+    for key, value in before.items():
+        if key == 'imgs':
+            assert all((a == b).all() for a, b in zip(out['imgs'], value))
+        else:
+            np.testing.assert_array_equal(out[key], value)
+
+
+def test_intensity_zero_is_the_identity_even_with_strong_ranges():
+    strong = dict(NO_AUG, rotate_deg=(0.0, 45.0), noise_std=(0.0, 30.0), slow_down=(0.0, 0.5))
+    asba = ASBATransform(num_classes=2, min_intensity=0.0, max_intensity=0.0, **strong)
+    asba.set_class_counts([10, 1])
+    results = make_window(labels=(1,))
+    before = copy_window(results)
+    out = asba(results)
+    assert out['asba_intensity'] == 0.0
+    assert all((a == b).all() for a, b in zip(out['imgs'], before['imgs']))
+    np.testing.assert_array_equal(out['gt_segments'], before['gt_segments'])
+    np.testing.assert_array_equal(out['frame_inds'], before['frame_inds'])
+
+
+# ------------------------------------------------------------------ spatial
+def test_spatial_and_photometric_keep_shape_dtype_and_labels():
+    asba = ASBATransform(num_classes=2, min_intensity=1.0, max_intensity=1.0, slow_down=(0, 0),
+                         speed_warp=(0, 0))  # fmt: skip
+    asba.set_class_counts([10, 1])
+    results = make_window(num_frames=4, size=24, labels=(1,))
+    before = copy_window(results)
+    np.random.seed(0)
+    out = asba(results)
+    assert len(out['imgs']) == 4
+    assert all(img.shape == (24, 24, 3) and img.dtype == np.uint8 for img in out['imgs'])
+    assert any((a != b).any() for a, b in zip(out['imgs'], before['imgs']))
+    np.testing.assert_array_equal(out['gt_segments'], before['gt_segments'])
+    np.testing.assert_array_equal(out['gt_labels'], before['gt_labels'])
+
+
+def test_horizontal_flip_is_off_by_default_and_exact_when_enabled():
+    img = np.zeros((6, 8, 3), np.uint8)
+    img[:, :2] = 255  # bright left edge
+    results = dict(make_window(num_frames=2, labels=(1,)), imgs=[img, img])
+    only_rotation = dict(NO_AUG, rotate_deg=(0.0, 0.0))
+    default = ASBATransform(num_classes=2, min_intensity=1.0, **only_rotation)
+    default.set_class_counts([10, 1])
+    for seed in range(20):
+        np.random.seed(seed)
+        assert (default(copy_window(results))['imgs'][0] == img).all()
+    flip = ASBATransform(num_classes=2, min_intensity=1.0, **dict(NO_AUG, flip_prob=(1.0, 1.0)))
+    flip.set_class_counts([10, 1])
+    out = flip(copy_window(results))
+    assert all((frame == img[:, ::-1]).all() for frame in out['imgs'])
+
+
+# ----------------------------------------------------------------- temporal
+def index_frames(num_frames):
+    """Frames whose pixels hold their own clip index."""
+    return [np.full((4, 4, 3), i, np.uint8) for i in range(num_frames)]
+
+
+@pytest.mark.parametrize('seed', range(25))
+def test_temporal_augmentation_keeps_segments_in_window_and_consistent(seed):
+    num_frames, interval = 32, 2
+    window_native = num_frames * interval
+    # Clip-frame boundaries in native frames: [2, 6), [10, 20), [25, 32) clip frames.
+    segments = np.array([[4, 12], [20, 40], [50, 64]], np.float32)
+    labels = np.array([0, 1, 2])
+    asba = ASBATransform(
+        num_classes=3,
+        min_intensity=1.0,
+        **dict(NO_AUG, slow_down=(0.0, 0.5), speed_warp=(0.0, 0.6)),
+    )
+    asba.set_class_counts([5, 5, 5])
+    results = dict(
+        make_window(num_frames=num_frames, interval=interval),
+        imgs=index_frames(num_frames),
+        gt_segments=segments.copy(),
+        gt_labels=labels.copy(),
+    )
+    frame_inds = results['frame_inds'].copy()
+    np.random.seed(seed)
+    out = asba(results)
+
+    src = np.array([img[0, 0, 0] for img in out['imgs']], dtype=np.int64)
+    assert len(src) == num_frames and (np.diff(src) >= 0).all()  # time runs forward
+    assert not (src == np.arange(num_frames)).all()  # it did re-time the window
+    np.testing.assert_array_equal(out['frame_inds'], frame_inds[src])
+    new_segments = out['gt_segments']
+    assert new_segments.dtype == np.float32 and new_segments.shape == (len(out['gt_labels']), 2)
+    assert (new_segments >= 0).all() and (new_segments <= window_native).all()
+    assert (new_segments[:, 1] > new_segments[:, 0]).all()
+
+    tol = 1e-3  # native frames; float32 rounding at exact boundaries
+    for label, (start, end) in zip(labels, segments / interval):
+        kept = np.flatnonzero(out['gt_labels'] == label)
+        for j, k in enumerate(src):
+            time_native = (j + 0.5) * interval  # where output frame j sits
+            inside_src = start <= k and k + 1 <= end  # source frame fully inside the GT
+            outside_src = k + 1 <= start or k >= end
+            if kept.size == 0:
+                assert not inside_src, f'frame {j} shows GT {label} but the GT was removed'
+                continue
+            new_start, new_end = new_segments[kept[0]]
+            if inside_src:
+                assert new_start - tol <= time_native <= new_end + tol
+            if outside_src:
+                assert time_native <= new_start + tol or time_native >= new_end - tol
+
+
+def test_same_worker_seed_gives_same_result_and_another_seed_differs():
+    asba = ASBATransform(num_classes=2, min_intensity=1.0)
+    asba.set_class_counts([10, 1])
+    outputs = []
+    for seed in (7, 7, 8):
+        np.random.seed(seed)
+        outputs.append(asba(make_window(labels=(1,)))['imgs'])
+    assert all((a == b).all() for a, b in zip(outputs[0], outputs[1]))
+    assert any((a != b).any() for a, b in zip(outputs[0], outputs[2]))
+
+
+# --------------------------------------------------------------- bad input
+def test_config_builds_through_the_registry_and_bad_arguments_are_named():
+    asba = TRANSFORMS.build(dict(type='ASBATransform', num_classes=4, rotate_deg=(0.0, 5.0)))
+    assert isinstance(asba, ASBATransform) and asba.rotate_deg == (0.0, 5.0)
+    with pytest.raises(TypeError, match='rotate_deg must be a pair'):
+        ASBATransform(num_classes=4, rotate_deg=5.0)
+    with pytest.raises(ValueError, match=r'crop_area values must lie in \[0.001, 1.0\]'):
+        ASBATransform(num_classes=4, crop_area=(1.0, 1.5))
+    with pytest.raises(ValueError, match='min_intensity <= max_intensity'):
+        ASBATransform(num_classes=4, min_intensity=0.8, max_intensity=0.2)
+
+
+def test_bad_counts_labels_and_missing_counts_raise_clear_errors():
+    asba = ASBATransform(num_classes=3)
+    with pytest.raises(RuntimeError, match='must call set_class_counts'):
+        asba(make_window(labels=(1,)))
+    with pytest.raises(ValueError, match='num_classes=3 but got 2 class counts'):
+        asba.set_class_counts([4, 2])
+    asba.set_class_counts([4, 2, 1])
+    with pytest.raises(ValueError, match=r'Sample0001 at frame 100: gt_labels .* \[0, 3\)'):
+        asba(make_window(labels=(3,)))
+    with pytest.raises(ValueError, match='difficulty must lie in'):
+        asba.set_difficulty([0.2, 1.5, 0.0])

@@ -1,0 +1,179 @@
+"""Recognise micro-gestures in a video as it plays, frame by frame.
+
+Example::
+
+    python tools/online_infer.py Sample0036_color.mp4 configs/stda_smg.py ckpt.pth \
+        --out preds.csv --show timeline.png --ann Sample0036_finelabels.csv
+"""
+
+import argparse
+import csv
+import os
+import os.path as osp
+import sys
+import time
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+try:
+    import mmstda  # noqa: F401
+except ImportError:  # run from a source checkout without installing
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+    import mmstda  # noqa: F401
+
+from mmstda.apis import init_online_recognizer
+
+CSV_HEADER = ['video_id', 'label', 'start_frame', 'end_frame', 'score']
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Online micro-gesture recognition on a video')
+    parser.add_argument('video', help='video file (anything OpenCV reads)')
+    parser.add_argument('config', help='model config file')
+    parser.add_argument('checkpoint', nargs='?', default=None, help='checkpoint file')
+    parser.add_argument('--out', default='preds.csv', help='CSV of segments (1-based labels)')
+    parser.add_argument('--show', default=None, help='write a timeline PNG here')
+    parser.add_argument('--ann', default=None, help='SMG *_finelabels.csv for a GT lane')
+    parser.add_argument('--device', default='cpu', help='torch device')
+    parser.add_argument('--chunk-frames', type=int, default=8, help='frames read per step')
+    parser.add_argument('--video-id', default=None, help='id in the CSV (default: file stem)')
+    return parser.parse_args(argv)
+
+
+def read_frames(path: str, chunk_frames: int):
+    """Yield uint8 RGB chunks ``(n, H, W, 3)``; memory stays at one chunk."""
+    capture = cv2.VideoCapture(path)
+    if not capture.isOpened():
+        raise FileNotFoundError(f'cannot open video {path}')
+    try:
+        while True:
+            chunk = []
+            for _ in range(chunk_frames):
+                ok, frame = capture.read()
+                if not ok:
+                    break
+                chunk.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            if chunk:
+                yield np.stack(chunk)
+            if len(chunk) < chunk_frames:
+                return
+    finally:
+        capture.release()
+
+
+def read_finelabels(path: str) -> list[tuple[int, int, int]]:
+    """Rows ``label,start_frame,end_frame`` (1-based label, no header) of a start-kit file."""
+    rows = []
+    with open(path, newline='') as f:
+        for line_no, row in enumerate(csv.reader(f), start=1):
+            if not row or not ''.join(row).strip():
+                continue
+            if len(row) < 3:
+                raise ValueError(
+                    f'{path}:{line_no}: expected label,start_frame,end_frame, got {row}'
+                )
+            try:
+                label, start, end = (int(float(v)) for v in row[:3])
+            except ValueError as err:
+                raise ValueError(f'{path}:{line_no}: non-numeric field in {row}') from err
+            if end < start:
+                raise ValueError(f'{path}:{line_no}: end_frame {end} < start_frame {start}')
+            rows.append((label, start, end))
+    return rows
+
+
+def write_csv(path: str, video_id: str, segments: list[dict]) -> None:
+    out_dir = osp.dirname(osp.abspath(path))
+    os.makedirs(out_dir, exist_ok=True)
+    with open(path, 'w', newline='') as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_HEADER)
+        for s in sorted(segments, key=lambda s: (s['start_frame'], s['label'])):
+            writer.writerow(
+                [video_id, s['label'] + 1, s['start_frame'], s['end_frame'], f'{s["score"]:.6f}']
+            )
+
+
+def plot_timeline(
+    path: str,
+    segments: list[dict],
+    num_frames: int,
+    class_names: list[str],
+    gt: list[tuple[int, int, int]] | None = None,
+) -> None:
+    """Predictions lane (and a ground-truth lane) coloured by class, x in native frames."""
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    lanes = [('prediction', [(s['label'], s['start_frame'], s['end_frame']) for s in segments])]
+    if gt is not None:
+        # Start-kit labels are 1-based.
+        lanes.append(('ground truth', [(label - 1, start, end) for label, start, end in gt]))
+    colours = plt.get_cmap('tab20')
+    fig, ax = plt.subplots(figsize=(14, 1.2 + 0.8 * len(lanes)))
+    used = set()
+    for lane, (_, items) in enumerate(lanes):
+        for label, start, end in items:
+            ax.broken_barh(
+                [(start, max(end - start, 1))], (lane - 0.4, 0.8), color=colours(label % 20)
+            )
+            used.add(label)
+    ax.set_yticks(range(len(lanes)), [name for name, _ in lanes])
+    ax.set_xlim(0, max(num_frames, 1))
+    ax.set_ylim(-0.6, len(lanes) - 0.4)
+    ax.set_xlabel('frame')
+    handles = [
+        Patch(
+            color=colours(label % 20),
+            label=class_names[label] if 0 <= label < len(class_names) else str(label + 1),
+        )
+        for label in sorted(used)
+    ]
+    if handles:
+        ax.legend(handles=handles, loc='upper left', bbox_to_anchor=(1.0, 1.0), fontsize=7)
+    fig.tight_layout()
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.ann and not args.show:
+        raise SystemExit('--ann only feeds the timeline: give --show PNG as well')
+    if not osp.isfile(args.video):
+        raise FileNotFoundError(f'video not found: {args.video}')
+    recognizer = init_online_recognizer(args.config, args.checkpoint, device=args.device)
+    capture = cv2.VideoCapture(args.video)
+    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    capture.release()
+
+    segments: list[dict] = []
+    num_frames, fps = 0, 0.0
+    start_time = time.perf_counter()
+    with tqdm(total=total, unit='frame', desc='online inference') as bar:
+        for chunk in read_frames(args.video, args.chunk_frames):
+            segments += recognizer.process(chunk)
+            num_frames += len(chunk)
+            bar.update(len(chunk))
+            fps = num_frames / max(time.perf_counter() - start_time, 1e-9)
+            bar.set_postfix(fps=f'{fps:.1f}', segments=len(segments))
+        segments += recognizer.finish()
+        bar.set_postfix(fps=f'{fps:.1f}', segments=len(segments))
+
+    video_id = args.video_id or osp.splitext(osp.basename(args.video))[0]
+    write_csv(args.out, video_id, segments)
+    print(f'{len(segments)} segments in {num_frames} frames -> {args.out}')
+    if args.show:
+        gt = read_finelabels(args.ann) if args.ann else None
+        plot_timeline(args.show, segments, num_frames, recognizer.class_names, gt)
+        print(f'timeline -> {args.show}')
+
+
+if __name__ == '__main__':
+    main()
