@@ -15,6 +15,7 @@ import time
 
 import cv2
 import numpy as np
+import torch
 from tqdm import tqdm
 
 try:
@@ -39,6 +40,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--device', default='cpu', help='torch device')
     parser.add_argument('--chunk-frames', type=int, default=8, help='frames read per step')
     parser.add_argument('--video-id', default=None, help='id in the CSV (default: file stem)')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='torch CPU threads (1 is often fastest on a busy machine)',
+    )
     return parser.parse_args(argv)
 
 
@@ -148,6 +155,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit('--ann only feeds the timeline: give --show PNG as well')
     if not osp.isfile(args.video):
         raise FileNotFoundError(f'video not found: {args.video}')
+    if args.threads:
+        torch.set_num_threads(args.threads)
     recognizer = init_online_recognizer(args.config, args.checkpoint, device=args.device)
     capture = cv2.VideoCapture(args.video)
     total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 from .smg_meta import SMG_CHALLENGE_SPLITS, SMG_CLASSES, SMG_TRAIN_COUNTS
 
@@ -517,19 +518,15 @@ def generate_synthetic_smg(
     os.makedirs(out_dir, exist_ok=True)
     plans = plan_dataset(cfg)
     jobs = [(plan, cfg, out_dir) for plan in plans]
-    if progress:
-        from tqdm import tqdm
-    else:
-
-        def tqdm(iterable, **kwargs):
-            return iterable
-
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            list(tqdm(pool.map(_render_job, jobs), total=len(jobs), desc='videos'))
-    else:
-        for job in tqdm(jobs, desc='videos'):
-            _render_job(job)
+    with tqdm(total=len(jobs), desc='videos', disable=not progress) as bar:
+        if workers > 1:
+            with ProcessPoolExecutor(workers) as pool:
+                for _ in pool.map(_render_job, jobs):
+                    bar.update()
+        else:
+            for job in jobs:
+                _render_job(job)
+                bar.update()
     summary = dict(
         config=asdict(cfg),
         splits=challenge_sample_ids(cfg.num_videos),

@@ -69,10 +69,7 @@ def transcode_video(
     """
     num_frames, fps, _, _ = video_info(src)
     os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
-    scale = (
-        f"scale='if(gt(iw,ih),-2,{short_side})':'if(gt(iw,ih),{short_side},-2)'"
-        ':flags=area'
-    )
+    scale = f"scale='if(gt(iw,ih),-2,{short_side})':'if(gt(iw,ih),{short_side},-2)':flags=area"
     command = [
         ffmpeg_exe(),
         '-y',

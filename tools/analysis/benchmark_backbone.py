@@ -11,10 +11,12 @@ Rows:
 
 Columns:
 - ``total`` / ``trainable`` parameters;
-- ``eval ms/clip``: eval-mode forward under ``torch.inference_mode``, median
-  over ``--iters`` runs, divided by the clips in the batch;
+- ``eval ms/clip``: eval-mode forward under ``torch.inference_mode``, divided
+  by the clips in the batch;
 - ``train ms``: one training step (forward, mean-square loss, backward, AdamW
-  step), median over ``--iters`` steps;
+  step);
+- times are the fastest of ``--iters`` rounds (medians go to the JSON); each
+  round runs every model once, so load from other jobs hits all rows alike;
 - ``peak MiB``: memory a first training step needs on top of the model weights
   (gradients, AdamW states, activations), in MiB:
   - on CUDA: ``torch.cuda.max_memory_allocated`` minus the allocation before the
@@ -22,7 +24,8 @@ Columns:
   - on CPU: the process's peak resident set (``VmHWM``) minus its resident set
     before the step, with the peak reset through ``/proc/self/clear_refs``
     (Linux) and glibc's mmap threshold lowered so that freed tensors go back to
-    the OS instead of hiding in the allocator's cache.
+    the OS instead of hiding in the allocator's cache (memory is measured
+    first; the threshold is raised again for the timings).
 
 Parameter counts of other sizes (e.g. ViT-g) are taken on the meta device, so no
 weights are allocated (``--count-archs``).
@@ -30,7 +33,15 @@ weights are allocated (``--count-archs``).
 Example::
 
     python tools/analysis/benchmark_backbone.py --arch small --frames 16 \\
-        --img-size 160 --batch 2 --iters 3 --json work_dirs/bench.json
+        --img-size 160 --batch 2 --iters 3 --threads 1 --json work_dirs/bench.json
+
+    # ViT-g, bf16, a 64-frame window (4 clips) on a GPU, with and without with_cp
+    python tools/analysis/benchmark_backbone.py --arch giant --frames 64 \\
+        --img-size 160 --batch 1 --device cuda --dtype bfloat16 \\
+        --adapter-types stda --no-full-ft
+
+On a CPU shared with other jobs, ``--threads 1`` gives far steadier numbers
+than letting several busy-waiting threads compete for the cores.
 """
 
 import argparse
@@ -45,20 +56,23 @@ import sys
 import time
 from collections.abc import Callable
 
+# glibc mallopt parameters.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 
-def _lower_malloc_mmap_threshold() -> None:
-    # Before torch allocates anything: allocations above 64 KiB get their own
-    # mmap and are unmapped when freed, so the resident set follows live tensors.
+
+def _set_malloc_mmap_threshold(nbytes: int) -> None:
+    """Allocations of ``nbytes`` or more get their own mmap, unmapped when freed."""
     try:
         libc = ctypes.CDLL('libc.so.6')
-    except OSError:
+    except OSError:  # not glibc: the CPU memory column is then less exact
         return
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    libc.mallopt(m_mmap_threshold, 64 * 1024)
-    libc.mallopt(m_trim_threshold, 128 * 1024)
+    libc.mallopt(_M_MMAP_THRESHOLD, nbytes)
+    libc.mallopt(_M_TRIM_THRESHOLD, 2 * nbytes)
 
 
-_lower_malloc_mmap_threshold()
+# Before torch allocates anything, so that no large freed block lingers in the
+# heap: while memory is measured, the resident set follows the live tensors.
+_set_malloc_mmap_threshold(64 * 1024)
 
 import torch  # noqa: E402
 from mmaction.models.backbones.vit_mae import VisionTransformer  # noqa: E402
@@ -137,17 +151,30 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _median_ms(fn: Callable[[], None], iters: int, warmup: int, device: torch.device) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
+def _time_ms(fn: Callable[[], None], device: torch.device) -> float:
+    _sync(device)
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    return (time.perf_counter() - start) * 1000
+
+
+def _round_robin_ms(
+    fns: list[Callable[[], None]], iters: int, warmup: int, device: torch.device
+) -> list[list[float]]:
+    """Time each function ``iters`` times, cycling through all of them per round.
+
+    Interleaving spreads any change in machine load over every row alike,
+    instead of penalising whichever row ran while another job was busy.
+    """
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    times = [[] for _ in fns]
     for _ in range(iters):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+        for index, fn in enumerate(fns):
+            times[index].append(_time_ms(fn, device))
+    return times
 
 
 def _model_kwargs(args: argparse.Namespace) -> dict:
@@ -187,45 +214,73 @@ def _rows(args: argparse.Namespace) -> list[tuple[str, Callable[[], torch.nn.Mod
     return rows
 
 
-def benchmark_row(
-    build: Callable[[], torch.nn.Module], args: argparse.Namespace, device: torch.device
-) -> dict:
-    dtype = getattr(torch, args.dtype)
-    model = build().to(device=device, dtype=dtype)
-    x = torch.randn(
-        args.batch, 3, args.frames, args.img_size, args.img_size, device=device, dtype=dtype
-    )
-    clips = args.batch * (args.frames // args.clip_frames)
-    params = list(model.parameters())
-    row = dict(
-        total_params=sum(p.numel() for p in params),
-        trainable_params=sum(p.numel() for p in params if p.requires_grad),
-    )
+class _Row:
+    """One model under test with its input, optimizer and train step."""
 
-    model.eval()
-    with torch.inference_mode():
-        row['eval_ms_per_clip'] = (
-            _median_ms(lambda: model(x), args.iters, args.warmup, device) / clips
+    def __init__(
+        self, name: str, model: torch.nn.Module, args: argparse.Namespace, device: torch.device
+    ) -> None:
+        self.name = name
+        self.model = model
+        self.device = device
+        dtype = getattr(torch, args.dtype)
+        self.x = torch.randn(
+            args.batch, 3, args.frames, args.img_size, args.img_size, device=device, dtype=dtype
         )
-    if args.no_train:
-        return row
+        self.clips = args.batch * (args.frames // args.clip_frames)
+        params = list(model.parameters())
+        self.result = dict(
+            name=name,
+            total_params=sum(p.numel() for p in params),
+            trainable_params=sum(p.numel() for p in params if p.requires_grad),
+        )
+        self.optimizer = None
 
-    model.train()
-    trainable = [p for p in params if p.requires_grad]
-    memory = _PeakMemory(device)
-    memory.start()
-    optimizer = torch.optim.AdamW(trainable, lr=1e-4)
+    def eval_forward(self) -> None:
+        self.model.eval()
+        with torch.inference_mode():
+            self.model(self.x)
 
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        model(x).float().square().mean().backward()
-        optimizer.step()
+    def train_step(self) -> None:
+        self.model.train()
+        if self.optimizer is None:
+            trainable = [p for p in self.model.parameters() if p.requires_grad]
+            self.optimizer = torch.optim.AdamW(trainable, lr=1e-4)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.model(self.x).float().square().mean().backward()
+        self.optimizer.step()
 
-    step()  # the first step allocates gradients and AdamW states: that is the peak
-    peak = memory.stop()
-    row['train_peak_mib'] = None if peak is None else peak / 2**20
-    row['train_step_ms'] = _median_ms(step, args.iters, max(args.warmup - 1, 0), device)
-    return row
+    def first_step_peak_mib(self) -> float | None:
+        """Peak memory of the first train step (it allocates grads and AdamW states)."""
+        memory = _PeakMemory(self.device)
+        memory.start()
+        self.train_step()
+        peak = memory.stop()
+        return None if peak is None else peak / 2**20
+
+
+def benchmark(rows: list[_Row], args: argparse.Namespace, device: torch.device) -> list[dict]:
+    """Fill each row's result: eval and train-step times, peak train-step memory."""
+    if not args.no_train:
+        for row in rows:
+            row.result['train_peak_mib'] = row.first_step_peak_mib()
+    # Timing: glibc's largest mmap threshold, so that tensors reuse heap memory
+    # instead of paying page faults on every allocation (that would penalise the
+    # model that allocates more, e.g. explicit attention matrices).
+    _set_malloc_mmap_threshold(32 * 2**20)
+    eval_times = _round_robin_ms([r.eval_forward for r in rows], args.iters, args.warmup, device)
+    for row, times in zip(rows, eval_times):
+        row.result['eval_ms_per_clip'] = min(times) / row.clips
+        row.result['eval_ms_per_clip_median'] = statistics.median(times) / row.clips
+    if not args.no_train:
+        # The first (measured) step was the warm-up.
+        train_times = _round_robin_ms(
+            [r.train_step for r in rows], args.iters, max(args.warmup - 1, 0), device
+        )
+        for row, times in zip(rows, train_times):
+            row.result['train_step_ms'] = min(times)
+            row.result['train_step_ms_median'] = statistics.median(times)
+    return [row.result for row in rows]
 
 
 def count_on_meta(arch: str) -> dict:
@@ -255,18 +310,19 @@ def main() -> None:
     # Build-time parameter logs would interleave with the table.
     MMLogger.get_current_instance().setLevel('WARNING')
 
-    results = []
+    dtype = getattr(torch, args.dtype)
+    rows = []
     for name, build in _rows(args):
         torch.manual_seed(0)
-        row = dict(name=name, **benchmark_row(build, args, device))
-        results.append(row)
-        print(f'done: {name}', file=sys.stderr)
+        rows.append(_Row(name, build().to(device=device, dtype=dtype), args, device))
+    results = benchmark(rows, args, device)
 
     header = f'{"model":<28}{"total":>13}{"trainable":>13}{"%":>7}{"eval ms/clip":>14}'
     header += f'{"train ms":>11}{"peak MiB":>11}'
     print(
         f'\n{args.arch}, {args.frames}x{args.img_size}x{args.img_size}, batch {args.batch}, '
-        f'{args.device} {args.dtype}, {torch.get_num_threads()} threads, median of {args.iters}'
+        f'{args.device} {args.dtype}, {torch.get_num_threads()} threads, '
+        f'fastest of {args.iters} rounds'
     )
     print(header)
     for row in results:

@@ -26,8 +26,8 @@ except ImportError:  # run from a source checkout that is not pip-installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     import mmstda  # noqa: F401
 
-from mmengine.dataset import Compose
 from mmaction.registry import TRANSFORMS
+from mmengine.dataset import Compose
 
 from mmstda.datasets import SMGDataset
 from mmstda.datasets.synthetic_smg import SyntheticSMGConfig, plan_dataset, render_video
@@ -82,8 +82,10 @@ def windows_per_second(data_root: str, num_windows: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--work-dir', default='work_dirs/benchmark_data', help='scratch folder')
-    parser.add_argument('--minutes', type=float, default=2.0, help='video length. Default: 2')
-    parser.add_argument('--windows', type=int, default=20, help='windows timed per file')
+    parser.add_argument('--minutes', type=float, default=1.0, help='video length. Default: 1')
+    parser.add_argument(
+        '--windows', type=int, default=10, help='windows timed per file. Default: 10'
+    )
     args = parser.parse_args()
 
     tic = time.perf_counter()

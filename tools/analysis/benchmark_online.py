@@ -15,6 +15,7 @@ Example (ViT-S at 160 px on CPU)::
 """
 
 import argparse
+import collections
 import os.path as osp
 import resource
 import sys
@@ -45,10 +46,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--window-clips', type=int, default=4, help='clips per sliding window')
     parser.add_argument('--overlap', type=float, default=0.75, help='sliding-window overlap')
     parser.add_argument('--speed-seconds', type=float, default=20.0, help='video for the fps runs')
+    parser.add_argument('--repeats', type=int, default=2, help='fps rounds (best one counts)')
     parser.add_argument('--short-seconds', type=float, default=60.0, help='short video (memory)')
     parser.add_argument('--long-seconds', type=float, default=600.0, help='long video (memory)')
     parser.add_argument('--chunk-frames', type=int, default=8, help='frames per process() call')
-    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=None,
+        help='torch CPU threads; on a busy machine 1 avoids threads waiting on each other',
+    )
     return parser.parse_args(argv)
 
 
@@ -126,22 +133,41 @@ def run_streaming(model, args, num_frames: int) -> dict:
 
 @torch.no_grad()
 def run_sliding(model, args, num_frames: int) -> dict:
-    """Offline model on overlapping windows; a window is scored once it is full."""
+    """The offline model on the last window every ``stride`` new frames.
+
+    The rate is the steady state: native frames after the first window over the
+    time spent after it (the first window has no overlap to pay for).
+    """
     window = args.window_clips * args.clip_frames  # sub-sampled frames
     stride = max(1, round(window * (1 - args.overlap)))
+    buffer = collections.deque(maxlen=window)
     video = SyntheticVideo(num_frames, args.img_size)
-    frames = np.concatenate(list(video.chunks(args.chunk_frames)))[:: args.frame_interval]
-    start = time.perf_counter()
-    windows = 0
-    for first in range(0, max(len(frames) - window, 0) + 1, stride):
-        clip = torch.from_numpy(frames[first : first + window]).permute(3, 0, 1, 2)
-        inputs = model.data_preprocessor(dict(inputs=[clip], data_samples=None))['inputs']
-        cls_logits, _ = model(inputs, mode='tensor')
-        cls_logits.sigmoid()
-        windows += 1
-    seconds = time.perf_counter() - start
-    covered = (windows - 1) * stride * args.frame_interval + window * args.frame_interval
-    return dict(fps=covered / seconds, seconds=seconds, windows=windows, stride=stride)
+    windows, since_last, first_done, native_at_first = 0, 0, None, 0
+    native = 0
+    for chunk in video.chunks(args.chunk_frames):
+        for frame in chunk:
+            native += 1
+            if (native - 1) % args.frame_interval:
+                continue
+            buffer.append(frame)
+            since_last += 1
+            if len(buffer) < window or (windows and since_last < stride):
+                continue
+            clip = torch.from_numpy(np.stack(buffer)).permute(3, 0, 1, 2)
+            inputs = model.data_preprocessor(dict(inputs=[clip], data_samples=None))['inputs']
+            model(inputs, mode='tensor')[0].sigmoid()
+            windows, since_last = windows + 1, 0
+            if first_done is None:
+                first_done, native_at_first = time.perf_counter(), native
+    if first_done is None or native == native_at_first:
+        raise ValueError(
+            f'--speed-seconds is too short for a sliding window of {window} frames '
+            f'plus one stride of {stride}'
+        )
+    seconds = time.perf_counter() - first_done
+    return dict(
+        fps=(native - native_at_first) / seconds, seconds=seconds, windows=windows, stride=stride
+    )
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -154,9 +180,14 @@ def main(argv: list[str] | None = None) -> dict:
     # Warm-up so one-off allocations do not count against the short run.
     run_streaming(model, args, args.clip_frames * args.frame_interval * 2)
 
+    # Best of interleaved rounds: on a shared machine the load changes between runs.
     speed_frames = to_frames(args.speed_seconds)
-    stream = run_streaming(model, args, speed_frames)
-    sliding = run_sliding(model, args, speed_frames)
+    rounds = [
+        (run_streaming(model, args, speed_frames), run_sliding(model, args, speed_frames))
+        for _ in range(args.repeats)
+    ]
+    stream = max((r[0] for r in rounds), key=lambda r: r['fps'])
+    sliding = max((r[1] for r in rounds), key=lambda r: r['fps'])
     short = run_streaming(model, args, to_frames(args.short_seconds))
     long = run_streaming(model, args, to_frames(args.long_seconds))
 
@@ -175,9 +206,12 @@ def main(argv: list[str] | None = None) -> dict:
         f'model: DecoupledAdapterViT-{args.arch} {args.img_size}px, clip {args.clip_frames}, '
         f'frame_interval {args.frame_interval}, torch threads {torch.get_num_threads()}'
     )
-    print(f'streaming           : {stream["fps"]:8.1f} native fps ({speed_frames} frames)')
     print(
-        f'sliding {int(args.overlap * 100)}% overlap  : {sliding["fps"]:8.1f} native fps '
+        f'streaming           : {stream["fps"]:8.1f} native fps ({speed_frames} frames, '
+        f'best of {args.repeats})'
+    )
+    print(
+        f'sliding {int(args.overlap * 100)}% overlap : {sliding["fps"]:8.1f} native fps, steady '
         f'({sliding["windows"]} windows of {args.window_clips * args.clip_frames} frames, '
         f'stride {sliding["stride"]})'
     )

@@ -30,15 +30,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description='Transcode SMG videos once for training')
     parser.add_argument('src', help='dataset root with the original videos')
     parser.add_argument('dst', help='dataset root to write')
-    parser.add_argument('--short-side', type=int, default=182,
-                        help='short side in pixels (random crops of 160 fit). Default: 182')
-    parser.add_argument('--video-glob', default='*/*_color.mp4',
-                        help='videos to transcode, relative to SRC. Default: */*_color.mp4')
+    parser.add_argument(
+        '--short-side',
+        type=int,
+        default=182,
+        help='short side in pixels (random crops of 160 fit). Default: 182',
+    )
+    parser.add_argument(
+        '--video-glob',
+        default='*/*_color.mp4',
+        help='videos to transcode, relative to SRC. Default: */*_color.mp4',
+    )
     parser.add_argument('--crf', type=int, default=18, help='x264 quality. Default: 18')
-    parser.add_argument('--gop-frames', type=int, default=32,
-                        help='frames between key frames. Default: 32')
-    parser.add_argument('--overwrite', action='store_true',
-                        help='re-encode videos whose prepared copy already checks out')
+    parser.add_argument(
+        '--gop-frames', type=int, default=32, help='frames between key frames. Default: 32'
+    )
+    parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='re-encode videos whose prepared copy already checks out',
+    )
     args = parser.parse_args()
 
     src = osp.abspath(args.src)

@@ -296,13 +296,15 @@ class DecoupledAdapterViT(BaseModule):
     def _is_adapter_param(name: str) -> bool:
         return '.adapter.' in name
 
+    @staticmethod
+    def _matches(name: str, pattern: str) -> bool:
+        """A glob on the parameter name; a module name covers its parameters."""
+        return fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(name, pattern + '.*')
+
     def _set_requires_grad(self) -> None:
         names = [name for name, _ in self.named_parameters()]
         for pattern in self._trainable_patterns:
-            if not any(
-                fnmatch.fnmatchcase(n, pattern) or fnmatch.fnmatchcase(n, pattern + '.*')
-                for n in names
-            ):
+            if not any(self._matches(n, pattern) for n in names):
                 raise ValueError(
                     f'trainable pattern {pattern!r} matches no parameter of {type(self).__name__}'
                 )
@@ -311,11 +313,8 @@ class DecoupledAdapterViT(BaseModule):
 
     def _trains(self, name: str) -> bool:
         """Whether a parameter trains under ``freeze_backbone``."""
-        if self._is_adapter_param(name):
-            return True
-        return any(
-            fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(name, p + '.*')
-            for p in self._trainable_patterns
+        return self._is_adapter_param(name) or any(
+            self._matches(name, p) for p in self._trainable_patterns
         )
 
     def _log_param_counts(self) -> None:

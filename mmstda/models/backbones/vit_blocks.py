@@ -52,7 +52,14 @@ class SDPAttention(BaseModule):
         self.proj_drop = nn.Dropout(drop_rate)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Args: x (Tensor): ``(N_seq, L, C)``. Returns: Tensor ``(N_seq, L, C)``."""
+        """Attend within each sequence.
+
+        Args:
+            x (Tensor): ``(N_seq, L, C)`` tokens, one clip per sequence.
+
+        Returns:
+            Tensor: ``(N_seq, L, C)``.
+        """
         n_seq, length, _ = x.shape
         if hasattr(self, 'q_bias'):
             bias = torch.cat((self.q_bias, torch.zeros_like(self.v_bias), self.v_bias))

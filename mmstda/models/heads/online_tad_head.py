@@ -157,6 +157,9 @@ class OnlineTADHead(BaseModule):
     def init_weights(self) -> None:
         """Start rare: class and boundary biases give probability 0.01 (focal-loss prior)."""
         super().init_weights()
+        cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [self.init_cfg]
+        if any(cfg and cfg.get('type') == 'Pretrained' for cfg in cfgs):
+            return  # keep the loaded biases
         prior_bias = -math.log((1 - 0.01) / 0.01)
         nn.init.constant_(self.cls_out.bias, prior_bias)
         nn.init.constant_(self.boundary_out.bias, prior_bias)

@@ -59,6 +59,21 @@ def test_mmaction_checkpoint_through_init_cfg(tmp_path, reference):
     assert_same_output(model, reference)
 
 
+def test_pretrained_entry_of_init_cfg_list_with_explicit_prefix(tmp_path, reference):
+    state = {f'backbone.{k}': v for k, v in reference.state_dict().items()}
+    path = str(tmp_path / 'mmaction.pth')
+    torch.save(dict(state_dict=state), path)
+    init_cfg = [
+        dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.0),
+        dict(type='Pretrained', checkpoint=path, prefix='backbone.'),
+    ]
+    model = DecoupledAdapterViT(**TINY, init_cfg=init_cfg)
+    model.init_weights()
+    # Pretrained weights win over the Linear init, and adapters stay the identity.
+    assert_same_output(model, reference)
+    assert torch.count_nonzero(model.blocks[0].adapter.up_proj.weight) == 0
+
+
 @pytest.mark.parametrize(
     'container, prefix',
     [('model', ''), ('module', 'encoder.'), ('model', '_orig_mod.'), ('model', 'backbone.')],
