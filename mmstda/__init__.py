@@ -7,7 +7,7 @@ registries (``mmaction.registry``), so a config only needs
 
 # isort: off
 from .utils import compat  # noqa: F401  (patches the stack before mmaction loads)
-from . import apis, datasets, engine, evaluation, models, structures  # noqa: F401
+from . import apis, datasets, engine, evaluation, models, structures, visualization  # noqa: F401
 
 # isort: on
 from .version import __version__

@@ -30,13 +30,23 @@ from mmstda.utils.launch import (
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test a micro-gesture model')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        'checkpoint',
+        help='checkpoint file, or a work dir to use the last checkpoint saved there',
+    )
     parser.add_argument('--work-dir', help='where to save logs and metrics')
     parser.add_argument(
         '--dump',
         '--out',
         dest='dump',
         help='dump the raw predictions to this pickle file (.pkl)',
+    )
+    parser.add_argument(
+        '--submission',
+        help='micro-gesture submission CSV to write; defaults to WORK_DIR/submission.csv',
+    )
+    parser.add_argument(
+        '--show-dir', help='draw one timeline PNG per video (ground truth, predictions, scores)'
     )
     parser.add_argument(
         '--cfg-options',
@@ -57,20 +67,36 @@ def merge_args(cfg, args: argparse.Namespace):
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
-    if not osp.isfile(args.checkpoint):
-        raise UserInputError(f'Checkpoint file not found: {args.checkpoint}')
-    cfg.load_from = args.checkpoint
+    cfg.load_from = resolve_checkpoint(args.checkpoint)
+    for metric in _as_list(cfg.test_evaluator):
+        if metric.get('type') == 'MicroGestureF1Metric':
+            metric['submission_file'] = args.submission or osp.join(cfg.work_dir, 'submission.csv')
+            metric.setdefault('table_file', osp.join(cfg.work_dir, 'per_class_f1.csv'))
+            if args.show_dir:
+                metric['timeline_dir'] = args.show_dir
     if args.dump is not None:
         if not args.dump.endswith(('.pkl', '.pickle')):
             raise UserInputError(f'--dump expects a .pkl file, got {args.dump}')
         dump_metric = dict(type='DumpResults', out_file_path=args.dump)
-        evaluator = cfg.test_evaluator
-        cfg.test_evaluator = (
-            [*evaluator, dump_metric]
-            if isinstance(evaluator, list | tuple)
-            else [evaluator, dump_metric]
-        )
+        cfg.test_evaluator = [*_as_list(cfg.test_evaluator), dump_metric]
     return cfg
+
+
+def _as_list(evaluator) -> list:
+    return list(evaluator) if isinstance(evaluator, list | tuple) else [evaluator]
+
+
+def resolve_checkpoint(path: str) -> str:
+    """A checkpoint file, or the last checkpoint recorded in a work dir."""
+    if osp.isdir(path):
+        record = osp.join(path, 'last_checkpoint')
+        if not osp.isfile(record):
+            raise UserInputError(f'No checkpoint recorded in work dir {path} (no last_checkpoint)')
+        with open(record) as f:
+            path = f.read().strip()
+    if not osp.isfile(path):
+        raise UserInputError(f'Checkpoint file not found: {path}')
+    return path
 
 
 def main() -> None:

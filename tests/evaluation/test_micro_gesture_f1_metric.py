@@ -1,5 +1,7 @@
 """End-to-end tests of ``MicroGestureF1Metric`` through mmengine's ``Evaluator``."""
 
+import csv
+
 import numpy as np
 import pytest
 import torch
@@ -7,6 +9,7 @@ from mmaction.registry import METRICS
 from mmaction.structures import ActionDataSample
 from mmengine.evaluator import Evaluator
 from mmengine.structures import InstanceData
+from PIL import Image
 
 import mmstda.evaluation.metrics.micro_gesture_f1_metric as metric_module
 from mmstda.evaluation.metrics import MicroGestureF1Metric
@@ -217,3 +220,35 @@ def test_per_class_table_is_logged(monkeypatch):
     # label, class, num_gt, num_pred, tp, precision, recall, f1 for class 1 (b hits G1).
     assert row == ['1', 'rubbing eyes and forehead', '1', '1', '1', '1.0000', '1.0000', '1.0000']
     assert 'best score_thr=0.65 with f1=0.8000' in messages[1]
+
+
+# The per-class table file and the timeline figures.
+def _evaluate(metric, samples):
+    evaluator = Evaluator(metric)
+    evaluator.dataset_meta = dict(classes=CLASSES)
+    evaluator.process(samples)
+    return evaluator.evaluate(len(samples))
+
+
+def test_table_file_holds_per_class_and_overall_rows(tmp_path):
+    table = tmp_path / 'out' / 'per_class_f1.csv'
+    metrics = _evaluate(MicroGestureF1Metric(table_file=str(table)), overlapping_windows())
+    rows = list(csv.reader(open(table)))
+    assert rows[0] == ['label', 'class', 'num_gt', 'num_pred', 'tp', 'precision', 'recall', 'f1']
+    assert [row[1] for row in rows[1:4]] == list(CLASSES)
+    # After merging: a, b hit (classes 0 and 1), d and e are false positives, G2 missed.
+    overall = rows[-1]
+    assert overall[0] == 'all' and overall[2:5] == ['3', '4', '2']
+    assert float(overall[7]) == metrics['mg/f1']
+    assert np.isclose(float(rows[2][7]), metrics['mg/f1_rubbing_eyes_and_forehead'])
+
+
+def test_timeline_dir_gets_one_png_per_video_with_score_trace(tmp_path):
+    samples = overlapping_windows()
+    for sample in samples:
+        sample.set_metainfo(dict(frame_interval=2, total_frames=400))
+        sample.set_field(torch.linspace(0, 1, 64), 'pred_frame_scores')
+    _evaluate(MicroGestureF1Metric(timeline_dir=str(tmp_path / 'timelines')), samples)
+    image = Image.open(tmp_path / 'timelines' / 'Sample0031.png')
+    assert image.size[0] > 500 and image.size[1] > 150
+    assert list((tmp_path / 'timelines').iterdir()) == [tmp_path / 'timelines' / 'Sample0031.png']

@@ -14,6 +14,7 @@ from mmengine.logging import print_log
 from mmengine.utils import mkdir_or_exist
 
 from mmstda.structures import batched_nms_1d
+from mmstda.visualization import draw_timeline
 
 from ..functional.segment_f1 import MATCH_MODES, segment_f1
 
@@ -106,6 +107,13 @@ class MicroGestureF1Metric(BaseMetric):
             1-based like the start kit's ``*_finelabels.csv`` files (model
             label + 1); frames are rounded to the nearest integer native frame.
             Defaults to None.
+        table_file (str, optional): Path of a CSV to write the per-class table
+            to (label, class, num_gt, num_pred, tp, precision, recall, f1, with
+            a final ``all`` row). Defaults to None.
+        timeline_dir (str, optional): Folder to draw one timeline PNG per video
+            into: ground truth and merged predictions coloured by class, the
+            per-frame score trace when the model provides ``pred_frame_scores``,
+            and the video's F1 in the title. Defaults to None.
         collect_device (str): Device used to gather results across ranks,
             ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
         prefix (str, optional): Prefix of the metric names. Defaults to None,
@@ -124,6 +132,8 @@ class MicroGestureF1Metric(BaseMetric):
         merge_iou_thr: float | None = 0.5,
         sweep_thresholds: Sequence[float] | None = None,
         submission_file: str | None = None,
+        table_file: str | None = None,
+        timeline_dir: str | None = None,
         collect_device: str = 'cpu',
         prefix: str | None = None,
         collect_dir: str | None = None,
@@ -146,6 +156,8 @@ class MicroGestureF1Metric(BaseMetric):
         self.merge_iou_thr = merge_iou_thr
         self.sweep_thresholds = sweep_thresholds
         self.submission_file = submission_file
+        self.table_file = table_file
+        self.timeline_dir = timeline_dir
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         """Collects the predictions and video ground truth of each window.
@@ -188,17 +200,22 @@ class MicroGestureF1Metric(BaseMetric):
                     f'video_gt_labels of {where} must have shape ({len(gt_segments)},), '
                     f'got {gt_labels.shape}'
                 )
-            self.results.append(
-                dict(
-                    video_id=str(video_id),
-                    window_start_frame=window_start_frame,
-                    segments=segments,
-                    labels=labels,
-                    scores=scores,
-                    gt_segments=gt_segments,
-                    gt_labels=gt_labels,
-                )
+            result = dict(
+                video_id=str(video_id),
+                window_start_frame=window_start_frame,
+                segments=segments,
+                labels=labels,
+                scores=scores,
+                gt_segments=gt_segments,
+                gt_labels=gt_labels,
+                total_frames=sample.get('total_frames'),
             )
+            if self.timeline_dir is not None and sample.get('pred_frame_scores') is not None:
+                frame_scores = _as_numpy(sample['pred_frame_scores'], np.float64)
+                interval = int(sample.get('frame_interval', 1))
+                start = float(window_start_frame or 0)
+                result['trace'] = (start + interval * np.arange(len(frame_scores)), frame_scores)
+            self.results.append(result)
 
     def _group_by_video(self, results: list) -> dict[str, dict]:
         """Concatenates each video's window predictions; takes its GT once."""
@@ -226,6 +243,15 @@ class MicroGestureF1Metric(BaseMetric):
             video['windows'].append(window)
         for video in videos.values():
             windows = video.pop('windows')
+            traces = [w['trace'] for w in windows if 'trace' in w]
+            if traces:
+                frames = np.concatenate([frames for frames, _ in traces])
+                order = np.argsort(frames, kind='stable')
+                video['trace'] = (frames[order], np.concatenate([s for _, s in traces])[order])
+            video['total_frames'] = max(
+                [int(w['total_frames']) for w in windows if w.get('total_frames') is not None]
+                or [0]
+            )
             video['segments'] = np.concatenate([w['segments'] for w in windows])
             video['labels'] = np.concatenate([w['labels'] for w in windows])
             video['scores'] = np.concatenate([w['scores'] for w in windows])
@@ -329,7 +355,46 @@ class MicroGestureF1Metric(BaseMetric):
             metrics.update(self._sweep(videos))
         if self.submission_file is not None:
             self._dump_submission(videos)
+        if self.table_file is not None:
+            mkdir_or_exist(osp.dirname(osp.abspath(self.table_file)))
+            with open(self.table_file, 'w', newline='') as f:
+                csv.writer(f).writerows([header, *rows])
+            print_log(f'Wrote the per-class F1 table to {self.table_file}', logger='current')
+        if self.timeline_dir is not None:
+            self._draw_timelines(videos, classes)
         return metrics
+
+    def _draw_timelines(self, videos: dict[str, dict], classes: Sequence[str] | None) -> None:
+        names = list(classes) if classes is not None else []
+        for video_id, video in sorted(videos.items()):
+            scores = self._score({video_id: video}, self.score_thr)
+            keep = video['scores'] >= self.score_thr
+            predictions = [
+                (int(label), float(start), float(end), float(score))
+                for (start, end), label, score in zip(
+                    video['segments'][keep], video['labels'][keep], video['scores'][keep]
+                )
+            ]
+            ground_truths = [
+                (int(label), float(start), float(end))
+                for (start, end), label in zip(video['gt_segments'], video['gt_labels'])
+            ]
+            ends = [end for _, _, end in ground_truths] + [end for _, _, end, _ in predictions]
+            draw_timeline(
+                osp.join(self.timeline_dir, f'{video_id}.png'),
+                predictions,
+                names,
+                num_frames=int(max([video['total_frames'], *ends, 1])),
+                ground_truths=ground_truths,
+                score_trace=video.get('trace'),
+                title=f'{video_id}: F1 {scores["f1"]:.3f} (P {scores["precision"]:.3f}, '
+                f'R {scores["recall"]:.3f}, tIoU > {self.iou_thr})',
+            )
+        print_log(
+            f'Drew {len(videos)} timelines (ground truth, predictions, scores) into '
+            f'{self.timeline_dir}',
+            logger='current',
+        )
 
     def _sweep(self, videos: dict[str, dict]) -> dict:
         rows, best_thr, best_f1 = [], self.sweep_thresholds[0], -1.0

@@ -1,0 +1,3 @@
+from .timeline import draw_timeline
+
+__all__ = ['draw_timeline']
