@@ -37,8 +37,23 @@ max_epochs = 8
 train_cfg = dict(max_epochs=max_epochs, val_interval=2)
 optim_wrapper = dict(optimizer=dict(lr=1e-3, weight_decay=0.05))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=1, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - 1, eta_min_ratio=0.01, by_epoch=True, begin=1, end=max_epochs, convert_to_iter_based=True),
+    dict(
+        type='LinearLR',
+        start_factor=0.01,
+        by_epoch=True,
+        begin=0,
+        end=1,
+        convert_to_iter_based=True,
+    ),
+    dict(
+        type='CosineAnnealingLR',
+        T_max=max_epochs - 1,
+        eta_min_ratio=0.01,
+        by_epoch=True,
+        begin=1,
+        end=max_epochs,
+        convert_to_iter_based=True,
+    ),
 ]
 val_evaluator = dict(type='MicroGestureF1Metric')
 test_evaluator = dict(type='MicroGestureF1Metric')

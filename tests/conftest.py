@@ -3,8 +3,13 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
+import torch
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+# The models under test are tiny: on a 2-core machine, thread start-up per op
+# costs more than a second thread gains.
+torch.set_num_threads(1)
 
 
 def write_video(path: str, num_frames: int, size: int = 32, fps: float = 28.0, seed: int = 0):

@@ -25,6 +25,7 @@ except ImportError:  # run from a source checkout without installing
     import mmstda  # noqa: F401
 
 from mmstda.apis import init_online_recognizer
+from mmstda.visualization import draw_timeline
 
 CSV_HEADER = ['video_id', 'label', 'start_frame', 'end_frame', 'score']
 
@@ -103,52 +104,6 @@ def write_csv(path: str, video_id: str, segments: list[dict]) -> None:
             )
 
 
-def plot_timeline(
-    path: str,
-    segments: list[dict],
-    num_frames: int,
-    class_names: list[str],
-    gt: list[tuple[int, int, int]] | None = None,
-) -> None:
-    """Predictions lane (and a ground-truth lane) coloured by class, x in native frames."""
-    import matplotlib
-
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
-
-    lanes = [('prediction', [(s['label'], s['start_frame'], s['end_frame']) for s in segments])]
-    if gt is not None:
-        # Start-kit labels are 1-based.
-        lanes.append(('ground truth', [(label - 1, start, end) for label, start, end in gt]))
-    colours = plt.get_cmap('tab20')
-    fig, ax = plt.subplots(figsize=(14, 1.2 + 0.8 * len(lanes)))
-    used = set()
-    for lane, (_, items) in enumerate(lanes):
-        for label, start, end in items:
-            ax.broken_barh(
-                [(start, max(end - start, 1))], (lane - 0.4, 0.8), color=colours(label % 20)
-            )
-            used.add(label)
-    ax.set_yticks(range(len(lanes)), [name for name, _ in lanes])
-    ax.set_xlim(0, max(num_frames, 1))
-    ax.set_ylim(-0.6, len(lanes) - 0.4)
-    ax.set_xlabel('frame')
-    handles = [
-        Patch(
-            color=colours(label % 20),
-            label=class_names[label] if 0 <= label < len(class_names) else str(label + 1),
-        )
-        for label in sorted(used)
-    ]
-    if handles:
-        ax.legend(handles=handles, loc='upper left', bbox_to_anchor=(1.0, 1.0), fontsize=7)
-    fig.tight_layout()
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.ann and not args.show:
@@ -180,7 +135,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f'{len(segments)} segments in {num_frames} frames -> {args.out}')
     if args.show:
         gt = read_finelabels(args.ann) if args.ann else None
-        plot_timeline(args.show, segments, num_frames, recognizer.class_names, gt)
+        draw_timeline(
+            args.show,
+            [(s['label'], s['start_frame'], s['end_frame'], s['score']) for s in segments],
+            recognizer.class_names,
+            num_frames=num_frames,
+            # Start-kit labels are 1-based.
+            ground_truths=None if gt is None else [(lab - 1, st, en) for lab, st, en in gt],
+            title=f'{video_id}: {len(segments)} segments',
+        )
         print(f'timeline -> {args.show}')
 
 

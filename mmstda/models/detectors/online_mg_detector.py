@@ -119,7 +119,8 @@ class OnlineMGDetector(BaseModel):
 
         Returns:
             dict | list | tuple: Losses; data samples with ``pred_instances`` in
-            absolute native frames; or ``(cls_logits (B, K, T), boundary_logits
+            absolute native frames and ``pred_frame_scores`` (T,), the highest class
+            probability per window frame; or ``(cls_logits (B, K, T), boundary_logits
             (B, 2, T))``.
         """
         feats = self.extract_feat(inputs)
@@ -128,9 +129,16 @@ class OnlineMGDetector(BaseModel):
         if mode == 'loss':
             return self.head.loss(feats, data_samples)
         if mode == 'predict':
-            predictions = self.head.predict(feats, data_samples)
-            for sample, pred in zip(data_samples, predictions):
+            cls_logits, boundary_logits = self.head(feats)
+            cls_scores = cls_logits.sigmoid()
+            predictions = self.head.predict_by_scores(
+                cls_scores, boundary_logits.sigmoid(), data_samples
+            )
+            # The highest class probability per window frame, for score traces.
+            frame_scores = cls_scores.amax(dim=1).detach()
+            for sample, pred, scores in zip(data_samples, predictions, frame_scores):
                 sample.pred_instances = pred
+                sample.pred_frame_scores = scores
             return data_samples
         raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
 

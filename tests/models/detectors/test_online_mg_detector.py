@@ -104,6 +104,10 @@ def test_test_step_predicts_absolute_frames():
         assert pred.segments.tolist() == [[50.0, 66.0]]
         assert pred.labels.tolist() == [1]
         assert pred.scores.tolist() == [pytest.approx(torch.sigmoid(torch.tensor(2.0)).item())]
+        # One highest-class probability per window frame, for the timeline's score trace.
+        expected = torch.sigmoid(torch.tensor(2.0)).item()
+        assert sample.pred_frame_scores.shape == (8,)
+        assert sample.pred_frame_scores.tolist() == [pytest.approx(expected)] * 8
 
 
 def test_val_step_matches_test_step():
