@@ -9,12 +9,9 @@ model = dict(
         gamma_w=1,
         gamma_b=2.25,
         gamma_d=2.2,
-        # mmaction2's X3D-M Kinetics-400 weights (backbone.* keys are taken).
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='data/weights/x3d_m_16x5x1_facebook-kinetics400-rgb.pth',
-            prefix='backbone.',
-        ),
+        # X3D-M Kinetics-400 backbone weights. X3D loads them without renaming, so
+        # keep only the ``backbone.`` keys of mmaction2's checkpoint, prefix removed.
+        pretrained='data/weights/x3d_m_k400_backbone.pth',
     ),
     head=dict(in_channels=432),
 )

@@ -1,0 +1,124 @@
+"""Every config in configs/ loads, names only registered components and builds."""
+
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmaction.registry import HOOKS, METRICS, MODELS, TRANSFORMS
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+import mmstda  # noqa: F401  (registers components, patches mmaction:: lookup)
+from mmstda.utils.launch import check_component_types
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIGS = sorted(
+    osp.relpath(path, REPO_ROOT)
+    for path in glob.glob(osp.join(REPO_ROOT, 'configs', '**', '*.py'), recursive=True)
+    if '_base_' not in path
+)
+
+
+def load(name: str) -> Config:
+    cfg = Config.fromfile(osp.join(REPO_ROOT, name))
+    init_default_scope(cfg.get('default_scope', 'mmaction'))
+    return cfg
+
+
+def test_configs_are_found():
+    assert 'configs/stda_smg.py' in CONFIGS and 'configs/stda_demo.py' in CONFIGS
+    assert any(name.startswith('configs/mix/') for name in CONFIGS)
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_config_builds(name):
+    cfg = load(name)
+    check_component_types(cfg, source=name)
+    # Giant models are built on the meta device: shapes only, no memory. (mmaction's
+    # own VisionTransformer calls .item() while building, so it is built for real.)
+    giant = cfg.model.backbone.get('arch') == 'giant'
+    with torch.device('meta' if giant else 'cpu'):
+        model = MODELS.build(cfg.model)
+    assert sum(p.numel() for p in model.parameters()) > 0
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(loader):
+            for step in cfg[loader].dataset.pipeline:
+                TRANSFORMS.build(step)
+    for key in ('val_evaluator', 'test_evaluator'):
+        if cfg.get(key):
+            for metric in cfg[key] if isinstance(cfg[key], list) else [cfg[key]]:
+                METRICS.build(metric)
+    for hook in cfg.get('custom_hooks', []):
+        HOOKS.build(hook)
+
+
+def test_paper_config_matches_the_method():
+    cfg = load('configs/stda_smg.py')
+    backbone = cfg.model.backbone
+    assert backbone.type == 'DecoupledAdapterViT' and backbone.arch == 'giant'
+    assert (backbone.adapter_type, backbone.adapter_ratio) == ('stda', 0.25)
+    assert (backbone.adapter_temporal_kernel, backbone.adapter_spatial_kernel) == (3, 3)
+    assert backbone.img_size == 160 and backbone.freeze_backbone and backbone.with_cp
+    assert cfg.model.head.type == 'OnlineTADHead' and cfg.model.head.causal
+    assert cfg.train_dataloader.dataset.frame_interval == 1  # native 28 fps
+    assert any(s.type == 'ASBATransform' for s in cfg.train_dataloader.dataset.pipeline)
+    assert [h.type for h in cfg.custom_hooks] == ['ASBAHook']
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper' and cfg.test_evaluator.type == (
+        'MicroGestureF1Metric'
+    )
+    with torch.device('meta'):
+        model = MODELS.build(cfg.model)
+    trainable = sum(p.numel() for p in model.backbone.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.backbone.parameters())
+    assert 0 < trainable / total < 0.05  # adapters only
+
+
+def test_fsdp_config_strategy_is_what_the_readme_says():
+    cfg = load('configs/stda_smg_fsdp.py')
+    assert cfg.runner_type == 'FlexibleRunner'
+    assert cfg.strategy.type == 'FSDPStrategy'
+    wrapper = cfg.strategy.model_wrapper
+    assert wrapper.use_orig_params is True
+    assert wrapper.auto_wrap_policy.type.endswith('size_based_auto_wrap_policy')
+    assert wrapper.auto_wrap_policy.min_num_params == 10_000_000
+    assert wrapper.mixed_precision == dict(
+        param_dtype='bfloat16', reduce_dtype='float32', buffer_dtype='float32'
+    )
+    assert cfg.strategy.state_dict_cfg == 'full'
+    assert cfg.optim_wrapper.type == 'OptimWrapper'
+    readme = open(osp.join(REPO_ROOT, 'README.md')).read()
+    assert 'bash tools/dist_train.sh configs/stda_smg_fsdp.py' in readme
+
+
+def test_mix_config_changes_only_the_backbone_type():
+    import mmaction
+
+    stock = Config.fromfile(
+        osp.join(
+            osp.dirname(mmaction.__file__),
+            '.mim/configs/recognition/videomaev2/'
+            'vit-base-p16_videomaev2-vit-g-dist-k710-pre_16x4x1_kinetics-400.py',
+        )
+    )
+    mixed = load(
+        'configs/mix/stda_vit-base-p16_videomaev2-vit-g-dist-k710-pre_16x4x1_kinetics-400.py'
+    )
+    assert mixed.model.backbone.pop('type') == 'DecoupledAdapterViT'
+    assert stock.model.backbone.pop('type') == 'VisionTransformer'
+    assert mixed.model.backbone == stock.model.backbone
+
+    # Inheritance through ``mmaction::`` tags dicts with ``_scope_``; nothing else differs.
+    def strip_scope(node):
+        if isinstance(node, dict):
+            return {k: strip_scope(v) for k, v in node.items() if k != '_scope_'}
+        if isinstance(node, list | tuple):
+            return [strip_scope(v) for v in node]
+        return node
+
+    assert strip_scope(mixed.test_dataloader.to_dict()) == strip_scope(
+        stock.test_dataloader.to_dict()
+    )
+    assert strip_scope(mixed.model.cls_head.to_dict()) == strip_scope(
+        stock.model.cls_head.to_dict()
+    )
