@@ -11,6 +11,8 @@ default_hooks = dict(
     ),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     sync_buffers=dict(type='SyncBuffersHook'),
+    # Resumed runs continue the random streams, not restart them.
+    random_state=dict(type='RandomStateHook'),
 )
 
 env_cfg = dict(

@@ -1,0 +1,64 @@
+"""Save and restore the random number generators with each checkpoint."""
+
+import random
+
+import numpy as np
+import torch
+from mmaction.registry import HOOKS
+from mmengine.hooks import Hook
+
+
+@HOOKS.register_module()
+class RandomStateHook(Hook):
+    """Make a resumed run draw the same random numbers as an uninterrupted one.
+
+    mmengine seeds the generators when a run starts, so a run resumed from the
+    checkpoint of epoch N starts epoch N + 1 from the seed's state, not from where
+    the interrupted run was. Window sampling, augmentation (numpy) and dropout
+    (torch) then differ. This hook stores the states of Python's ``random``,
+    numpy's global generator and torch's CPU (and CUDA) generators in the
+    checkpoint under ``random_state`` and restores them on resume. The states are
+    plain tensors, arrays and numbers, so loading stays ``weights_only=True``.
+
+    Dataloader workers draw from generators seeded per worker by mmengine, so
+    with ``num_workers > 0`` only the main process is restored exactly.
+    """
+
+    priority = 'VERY_LOW'
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        np_state = np.random.get_state()
+        state = dict(
+            python=random.getstate(),
+            numpy=dict(
+                name=np_state[0],
+                keys=np_state[1],
+                pos=np_state[2],
+                has_gauss=np_state[3],
+                cached_gaussian=np_state[4],
+            ),
+            torch=torch.get_rng_state(),
+        )
+        if torch.cuda.is_available():
+            state['cuda'] = torch.cuda.get_rng_state_all()
+        checkpoint['random_state'] = state
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        state = checkpoint.get('random_state')
+        if state is None:
+            return
+        version, internal, gauss = state['python']
+        random.setstate((version, tuple(internal), gauss))
+        np_state = state['numpy']
+        np.random.set_state(
+            (
+                np_state['name'],
+                np_state['keys'],
+                np_state['pos'],
+                np_state['has_gauss'],
+                np_state['cached_gaussian'],
+            )
+        )
+        torch.set_rng_state(state['torch'])
+        if 'cuda' in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state['cuda'])
