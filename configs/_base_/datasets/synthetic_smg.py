@@ -1,6 +1,6 @@
 # Synthetic SMG-like data (tools/data/make_synthetic_smg.py): 64x64 frames at 28 fps,
 # split ids read from the generator's synthetic_smg.json.
-dataset_type = 'SMGDataset'
+dataset_type = 'SyntheticSMGDataset'  # generates data_root on first use
 data_root = 'data/synthetic_smg'
 split_file = 'synthetic_smg.json'
 window_frames = 16  # frames per window fed to the model (T)
