@@ -7,6 +7,11 @@ import importlib.util
 import os.path as osp
 import sys
 import types
+import warnings
+
+# mmcv-lite has no compiled ops by design; mmcv warns about the missing deformable
+# attention op on every import although mmstda never uses it.
+warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
 
 
 def _patch_mmaction_drn() -> None:
