@@ -12,7 +12,6 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 def test_import_registers_every_component_in_mmaction_registries():
     import mmaction.registry as registry
 
-
     expected = {
         registry.MODELS: ['DecoupledAdapterViT'],
         registry.TRANSFORMS: ['ASBATransform'],
