@@ -6,7 +6,7 @@ import pytest
 
 from mmstda.datasets.synthetic_smg import SyntheticSMGConfig, generate_synthetic_smg
 
-E2E_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY_CONFIG = os.path.join('tests', 'data', 'configs', 'tiny_demo.py')
 
 
@@ -20,39 +20,34 @@ def tiny_smg(tmp_path_factory) -> str:
 
 @pytest.fixture(scope='session')
 def run_tiny(tiny_smg):
-    """Run tools/train.py or tools/test.py on the tiny demo config, as a user would."""
+    """Run a tool on the tiny demo config from the repo root, as a user would.
 
-    def run(tool: str, *args: str, cfg_options=(), popen: bool = False, **kwargs):
-        data = [
-            f'{split}_dataloader.dataset.data_root={tiny_smg}' for split in ('train', 'val', 'test')
-        ]
-        command = [
-            sys.executable,
-            f'tools/{tool}.py',
-            TINY_CONFIG,
-            *args,
-            '--cfg-options',
-            *data,
-            *cfg_options,
-        ]
+    ``run_tiny('train', *args)`` runs ``tools/train.py``; with ``nproc=2`` it runs
+    ``tools/dist_train.sh`` instead (for ``'test'``, ``args[0]`` is the checkpoint).
+    """
+
+    def run(tool: str, *args: str, cfg_options=(), popen: bool = False, nproc: int = 0):
+        data = [f'{s}_dataloader.dataset.data_root={tiny_smg}' for s in ('train', 'val', 'test')]
+        options = ['--cfg-options', *data, *cfg_options]
+        if not nproc:
+            command = [sys.executable, f'tools/{tool}.py', TINY_CONFIG, *args, *options]
+        elif tool == 'test':
+            command = ['bash', 'tools/dist_test.sh', TINY_CONFIG, args[0], str(nproc)]
+            command += [*args[1:], *options]
+        else:
+            command = ['bash', f'tools/dist_{tool}.sh', TINY_CONFIG, str(nproc), *args, *options]
         env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
-        env['OMP_NUM_THREADS'] = '1'
+        env.update(OMP_NUM_THREADS='1', PORT=str(29500 + os.getpid() % 1000))
         if popen:
             return subprocess.Popen(
                 command,
-                cwd=E2E_REPO_ROOT,
+                cwd=REPO_ROOT,
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
         return subprocess.run(
-            command,
-            cwd=E2E_REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            **kwargs,
+            command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600
         )
 
     return run
