@@ -101,7 +101,7 @@ class SyntheticSMGConfig:
         gestures_per_minute (float): Micro-gestures per minute of video. Real SMG has
             about 6; more gives a short demo enough training signal. Defaults to 12.0.
         fidgets_per_minute (float): Non-gesture motion events per minute.
-            Defaults to 10.0.
+            Defaults to 12.0.
         mean_gesture_frames (float): Mean gesture duration in frames (SMG: 51.3).
             Defaults to 51.0.
         noise_std (float): Standard deviation of the per-pixel sensor noise, in grey
@@ -114,7 +114,7 @@ class SyntheticSMGConfig:
     frame_size: int = 64
     fps: float = 28.0
     gestures_per_minute: float = 12.0
-    fidgets_per_minute: float = 10.0
+    fidgets_per_minute: float = 12.0
     mean_gesture_frames: float = 51.0
     noise_std: float = 3.0
     seed: int = 0
@@ -328,10 +328,12 @@ class _Subject:
         self.scale = rng.uniform(0.93, 1.07)
         self.background = self._background(rng, size)
         self.body_rgb, self.body_alpha = self._body(rng, size)
+        # The hand is the brightest thing in the scene, clearly lighter than the face
+        # it touches, so a gesture at the head stays visible at 64 px.
         self.hand_rgb = np.array(
-            [rng.uniform(215, 250), rng.uniform(170, 215), rng.uniform(130, 180)], np.float32
+            [rng.uniform(235, 255), rng.uniform(215, 240), rng.uniform(180, 215)], np.float32
         )
-        self.hand_radius = size * rng.uniform(0.04, 0.05)
+        self.hand_radius = size * rng.uniform(0.045, 0.055)
         self.screen_rgb = rng.uniform(60, 200, 3).astype(np.float32)
         gradient = rng.uniform(-0.15, 0.15)
         self.light = (1 + gradient * np.linspace(-1, 1, size, dtype=np.float32))[None, :, None]
@@ -359,7 +361,7 @@ class _Subject:
         alpha = np.zeros((big, big), np.float32)
         shirt = rng.uniform(30, 120, 3)
         trousers = rng.uniform(20, 90, 3)
-        skin = rng.uniform(150, 200) * np.array([1.0, 0.8, 0.65])
+        skin = rng.uniform(120, 170) * np.array([1.0, 0.78, 0.62])
         hair = rng.uniform(10, 60, 3)
 
         def pt(y, x):
