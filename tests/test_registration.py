@@ -13,11 +13,22 @@ def test_import_registers_every_component_in_mmaction_registries():
     import mmaction.registry as registry
 
     expected = {
-        registry.MODELS: ['DecoupledAdapterViT'],
-        registry.TRANSFORMS: ['ASBATransform'],
+        registry.MODELS: [
+            'DecoupledAdapterViT',
+            'OnlineMGDetector',
+            'OnlineTADHead',
+            'TemporalAlignNeck',
+            'SigmoidFocalLoss',
+        ],
+        registry.TRANSFORMS: [
+            'ASBATransform',
+            'SampleMGWindow',
+            'TemporalSpeedJitter',
+            'PackMGInputs',
+        ],
         registry.METRICS: ['MicroGestureF1Metric'],
-        registry.DATASETS: ['SMGDataset'],
-        registry.HOOKS: ['ASBAHook'],
+        registry.DATASETS: ['SMGDataset', 'SyntheticSMGDataset'],
+        registry.HOOKS: ['ASBAHook', 'ClassBalanceHook', 'RandomStateHook'],
     }
     for reg, names in expected.items():
         for name in names:
