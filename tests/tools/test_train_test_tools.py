@@ -89,3 +89,15 @@ def test_dist_train_on_two_cpu_processes_logs_on_both_ranks(tmp_path, toy_cfg_op
         text = open(logs[name]).read()
         assert 'Epoch(train) [1]' in text, name
     assert osp.isfile(tmp_path / 'epoch_1.pth')
+
+
+def test_test_tool_takes_a_work_dir_and_reads_its_last_checkpoint(tmp_path):
+    # No last_checkpoint record yet: the error names the work dir.
+    result = run_tool([sys.executable, 'tools/test.py', TOY_CONFIG, str(tmp_path)])
+    assert result.returncode == 2
+    assert f'No checkpoint recorded in work dir {tmp_path}' in result.stderr
+    # A record pointing at a missing file names that file.
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_9.pth'))
+    result = run_tool([sys.executable, 'tools/test.py', TOY_CONFIG, str(tmp_path)])
+    assert result.returncode == 2
+    assert 'Checkpoint file not found' in result.stderr and 'epoch_9.pth' in result.stderr
