@@ -77,7 +77,7 @@ def merge_args(cfg, args: argparse.Namespace):
         cfg.load_from = args.resume
     if args.auto_scale_lr:
         cfg.setdefault('auto_scale_lr', {})['enable'] = True
-    randomness = dict(seed=None, **(cfg.get('randomness') or {}))
+    randomness = {'seed': None, **(cfg.get('randomness') or {})}
     if args.seed is not None:
         randomness['seed'] = args.seed
     if args.diff_rank_seed:
