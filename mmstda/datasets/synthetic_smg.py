@@ -106,6 +106,11 @@ class SyntheticSMGConfig:
             Defaults to 51.0.
         noise_std (float): Standard deviation of the per-pixel sensor noise, in grey
             levels. Defaults to 3.0.
+        subject_shift (float): Largest shift of a subject's body from the frame
+            centre, as a share of the frame; its size varies by the same share.
+            Body regions are about 0.09 of the frame apart, so shifts much larger
+            than half of that make a held-out subject's regions overlap other
+            regions of the training subjects. Defaults to 0.02.
         seed (int): Seed of every random choice. Defaults to 0.
     """
 
@@ -117,6 +122,7 @@ class SyntheticSMGConfig:
     fidgets_per_minute: float = 12.0
     mean_gesture_frames: float = 51.0
     noise_std: float = 3.0
+    subject_shift: float = 0.02
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -127,7 +133,7 @@ class SyntheticSMGConfig:
         for name in ('minutes', 'fps', 'mean_gesture_frames'):
             if getattr(self, name) <= 0:
                 raise ValueError(f'{name} must be > 0, got {getattr(self, name)}')
-        for name in ('gestures_per_minute', 'fidgets_per_minute', 'noise_std'):
+        for name in ('gestures_per_minute', 'fidgets_per_minute', 'noise_std', 'subject_shift'):
             if getattr(self, name) < 0:
                 raise ValueError(f'{name} must be >= 0, got {getattr(self, name)}')
 
@@ -321,11 +327,11 @@ def _pattern_offset(pattern: str, duration: int, amplitude: float, rng) -> np.nd
 class _Subject:
     """Appearance of one subject: background, body sprite, hand, lighting."""
 
-    def __init__(self, seed: int, size: int):
+    def __init__(self, seed: int, size: int, shift: float):
         rng = np.random.default_rng(seed)
         self.size = size
-        self.offset = rng.uniform(-0.04, 0.04, 2)
-        self.scale = rng.uniform(0.93, 1.07)
+        self.offset = rng.uniform(-shift, shift, 2)
+        self.scale = 1 + rng.uniform(-1.75 * shift, 1.75 * shift)
         self.background = self._background(rng, size)
         self.body_rgb, self.body_alpha = self._body(rng, size)
         # The hand is the brightest thing in the scene, clearly lighter than the face
@@ -446,7 +452,7 @@ def render_video(plan: VideoPlan, cfg: SyntheticSMGConfig, out_dir: str) -> str:
         str: Path of the written video.
     """
     size = cfg.frame_size
-    subject = _Subject(plan.appearance_seed, size)
+    subject = _Subject(plan.appearance_seed, size, cfg.subject_shift)
     hand, body_shift, screen = _hand_and_scene_tracks(plan, subject, cfg)
     noise_rng = np.random.default_rng([plan.render_seed, 1])
     folder = osp.join(out_dir, sample_folder(plan.sample_id))

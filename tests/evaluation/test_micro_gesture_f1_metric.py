@@ -252,3 +252,24 @@ def test_timeline_dir_gets_one_png_per_video_with_score_trace(tmp_path):
     image = Image.open(tmp_path / 'timelines' / 'Sample0031.png')
     assert image.size[0] > 500 and image.size[1] > 150
     assert list((tmp_path / 'timelines').iterdir()) == [tmp_path / 'timelines' / 'Sample0031.png']
+
+
+def test_window_ownership_drops_a_fragment_cut_by_a_window_edge():
+    # Two windows of 64 frames at interval 2 (128 native frames), half overlapping:
+    # [0, 128) centred at 64 and [64, 192) centred at 128. GT G1 = (1, [100, 150]).
+    # The first window sees G1 cut at its edge and predicts the fragment [100, 128]
+    # (centre 114, closer to 128: owned by the second window); the second window
+    # sees it whole, [100, 150] (centre 125, its own). tIoU(fragment, whole) =
+    # 28 / 50 = 0.56 > 0.5 here, so give the fragment another class to make sure
+    # NMS cannot be what removes it.
+    samples = [
+        window('Sample0031', 0, [(2, 100, 128, 0.9), (0, 12, 40, 0.8)]),
+        window('Sample0031', 64, [(1, 100, 150, 0.7)]),
+    ]
+    for sample in samples:
+        sample.set_metainfo(dict(window_frames=64, frame_interval=2))
+    owned = _evaluate(MicroGestureF1Metric(), samples)
+    # Kept: (0, [12, 40]) -> G0 hit; (1, [100, 150]) -> G1 hit. G2 missed.
+    assert (owned['mg/tp'], owned['mg/num_pred']) == (2, 2)
+    everything = _evaluate(MicroGestureF1Metric(window_ownership=False), samples)
+    assert (everything['mg/tp'], everything['mg/num_pred']) == (2, 3)

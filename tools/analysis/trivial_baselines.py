@@ -94,12 +94,17 @@ def adaptive_threshold(energy: np.ndarray, level: float) -> float:
 
 
 def oracle_region_detections(
-    motion: np.ndarray, video_id: str, plans: dict, level: float, label_of: dict
+    motion: np.ndarray,
+    video_id: str,
+    plans: dict,
+    level: float,
+    label_of: dict,
+    subject_shift: float,
 ) -> list[tuple]:
     """Detections from motion energy at the true class regions of this subject."""
     plan = plans[video_id]
     size = motion.shape[1]
-    subject = _Subject(plan.appearance_seed, size)
+    subject = _Subject(plan.appearance_seed, size, subject_shift)
     half = max(2, int(round(0.08 * size)))
     names = sorted({region for region, _ in CLASS_SPECS})
     energies = []
@@ -185,7 +190,9 @@ def main() -> None:
             for region, labels in by_region.items()
         }
         predictions = {
-            vid: oracle_region_detections(motion, vid, plans, args.level, label_of)
+            vid: oracle_region_detections(
+                motion, vid, plans, args.level, label_of, cfg.subject_shift
+            )
             for vid, motion in motions.items()
         }
         scores = segment_f1(predictions, ground_truths, iou_thr=0.3, match='starter-kit')

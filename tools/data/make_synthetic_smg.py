@@ -65,6 +65,13 @@ def parse_args() -> argparse.Namespace:
         help=f'sensor noise in grey levels. Default: {defaults.noise_std}',
     )
     parser.add_argument(
+        '--subject-shift',
+        type=float,
+        default=defaults.subject_shift,
+        help='largest body shift per subject, as a share of the frame. '
+        f'Default: {defaults.subject_shift}',
+    )
+    parser.add_argument(
         '--seed', type=int, default=defaults.seed, help=f'random seed. Default: {defaults.seed}'
     )
     parser.add_argument('--workers', type=int, default=2, help='rendering processes. Default: 2')
@@ -81,6 +88,7 @@ def main() -> None:
         gestures_per_minute=args.gestures_per_minute,
         fidgets_per_minute=args.fidgets_per_minute,
         noise_std=args.noise_std,
+        subject_shift=args.subject_shift,
         seed=args.seed,
     )
     start = time.perf_counter()

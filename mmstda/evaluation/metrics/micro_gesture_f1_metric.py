@@ -38,6 +38,30 @@ def _as_numpy(value: Any, dtype: type) -> np.ndarray:
     return np.asarray(value, dtype=dtype)
 
 
+def _window_center(sample: Any) -> float | None:
+    """Centre of a window in native frames, None without the window's size."""
+    start, frames = sample.get('window_start_frame'), sample.get('window_frames')
+    if start is None or frames is None:
+        return None
+    return float(start) + int(frames) * int(sample.get('frame_interval', 1)) / 2
+
+
+def _keep_owned_predictions(windows: list[dict]) -> None:
+    """Drop each window's predictions whose centre another window's centre is closer to."""
+    if len(windows) < 2 or any(w['window_center'] is None for w in windows):
+        return
+    centers = np.array([w['window_center'] for w in windows], dtype=np.float64)
+    for index, window in enumerate(windows):
+        if len(window['scores']) == 0:
+            continue
+        mids = window['segments'].mean(axis=1)
+        distance = np.abs(mids[:, None] - centers[None, :])
+        # Ties (a prediction exactly between two centres) stay with the window.
+        owned = distance[:, index] <= distance.min(axis=1)
+        for key in ('segments', 'labels', 'scores'):
+            window[key] = window[key][owned]
+
+
 def _slug(name: str) -> str:
     return re.sub(r'[^0-9a-z]+', '_', name.lower()).strip('_')
 
@@ -107,6 +131,14 @@ class MicroGestureF1Metric(BaseMetric):
             1-based like the start kit's ``*_finelabels.csv`` files (model
             label + 1); frames are rounded to the nearest integer native frame.
             Defaults to None.
+        window_ownership (bool): Before merging, keep a window's prediction only
+            when its centre is closer to that window's centre than to any other
+            window's of the video. Overlapping test windows then each answer for
+            the stretch they see best: a gesture cut by one window's edge is
+            scored from the window that sees it whole, instead of leaving a
+            fragment that NMS cannot merge (a nested fragment has a low tIoU with
+            the whole). Applies when the samples carry ``window_frames`` and
+            ``frame_interval``. Defaults to True.
         table_file (str, optional): Path of a CSV to write the per-class table
             to (label, class, num_gt, num_pred, tp, precision, recall, f1, with
             a final ``all`` row). Defaults to None.
@@ -132,6 +164,7 @@ class MicroGestureF1Metric(BaseMetric):
         merge_iou_thr: float | None = 0.5,
         sweep_thresholds: Sequence[float] | None = None,
         submission_file: str | None = None,
+        window_ownership: bool = True,
         table_file: str | None = None,
         timeline_dir: str | None = None,
         collect_device: str = 'cpu',
@@ -156,6 +189,7 @@ class MicroGestureF1Metric(BaseMetric):
         self.merge_iou_thr = merge_iou_thr
         self.sweep_thresholds = sweep_thresholds
         self.submission_file = submission_file
+        self.window_ownership = window_ownership
         self.table_file = table_file
         self.timeline_dir = timeline_dir
 
@@ -203,6 +237,7 @@ class MicroGestureF1Metric(BaseMetric):
             result = dict(
                 video_id=str(video_id),
                 window_start_frame=window_start_frame,
+                window_center=_window_center(sample),
                 segments=segments,
                 labels=labels,
                 scores=scores,
@@ -243,6 +278,8 @@ class MicroGestureF1Metric(BaseMetric):
             video['windows'].append(window)
         for video in videos.values():
             windows = video.pop('windows')
+            if self.window_ownership:
+                _keep_owned_predictions(windows)
             traces = [w['trace'] for w in windows if 'trace' in w]
             if traces:
                 frames = np.concatenate([frames for frames, _ in traces])
