@@ -113,6 +113,9 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
     wrapper = dict(cfg.get('model_wrapper_cfg') or {})
     if wrapper.get('type', 'MMDistributedDataParallel') == 'MMDistributedDataParallel':
         wrapper.update(type='MMDistributedDataParallel', device_ids=None)
+        # What mmengine's own wrapper would pass, were it used.
+        wrapper.setdefault('broadcast_buffers', False)
+        wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
         cfg.model_wrapper_cfg = wrapper
 
 

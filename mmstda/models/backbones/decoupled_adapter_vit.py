@@ -310,6 +310,10 @@ class DecoupledAdapterViT(BaseModule):
                 )
         for name, param in self.named_parameters():
             param.requires_grad_(not self.freeze_backbone or self._trains(name))
+        if self.return_feat_map and self.fc_norm is not None:
+            # Feature maps skip the pooled output's norm. Left trainable, it would be
+            # a parameter without gradient, which DistributedDataParallel rejects.
+            self.fc_norm.requires_grad_(False)
 
     def _trains(self, name: str) -> bool:
         """Whether a parameter trains under ``freeze_backbone``."""
