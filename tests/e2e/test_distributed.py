@@ -29,10 +29,12 @@ def test_two_process_test_matches_single_process(tmp_path, run_tiny):
 
 
 def test_demo_model_trains_on_two_cpu_processes(tmp_path, run_tiny):
-    # The demo's trainable backbone leaves no parameter without gradient (DDP
-    # rejects those), and validation gathers every window of every video.
+    # Several iterations per rank: the demo's trainable backbone must leave no
+    # parameter without gradient (DDP rejects those from the second iteration on),
+    # and validation gathers every window of every video.
     result = run_tiny('train', '--work-dir', str(tmp_path), nproc=2,
-                      cfg_options=['train_cfg.max_epochs=1'])  # fmt: skip
+                      cfg_options=['train_cfg.max_epochs=1',
+                                   'train_dataloader.dataset.windows_per_video=12'])  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / 'epoch_1.pth').is_file()
     log = next(tmp_path.glob('*/*[0-9].log')).read_text()
