@@ -9,7 +9,7 @@ def test_two_process_test_matches_single_process(tmp_path, run_tiny):
     assert train.returncode == 0, train.stderr[-3000:]
     checkpoint = str(tmp_path / 'train' / 'epoch_1.pth')
     # Keep low-scoring segments so that there are predictions to compare.
-    low_thr = ['model.head.test_cfg.score_thr=0.01']
+    low_thr = ['model.head.test_cfg.score_thr=0.01', 'test_evaluator.score_thr=0.0']
 
     single = run_tiny('test', checkpoint, '--work-dir', str(tmp_path / 'single'),
                       cfg_options=low_thr)  # fmt: skip
