@@ -9,8 +9,6 @@ import os.path as osp
 import sys
 
 from mmengine.config import DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 try:
     import mmstda  # noqa: F401  (registers every component)
@@ -18,7 +16,7 @@ except ImportError:  # run from a source checkout that is not pip-installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import mmstda  # noqa: F401
 
-from mmstda.utils.launch import load_config, log_every_rank, setup_cpu_distributed, user_errors
+from mmstda.utils.launch import build_runner, load_config, user_errors
 
 
 def parse_args() -> argparse.Namespace:
@@ -92,10 +90,7 @@ def main() -> None:
     args = parse_args()
     with user_errors():
         cfg = merge_args(load_config(args.config, args.cfg_options), args)
-        setup_cpu_distributed(cfg, args.launcher)
-        # FlexibleRunner (e.g. FSDP configs) is chosen by ``runner_type``.
-        runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
-        log_every_rank(runner)
+        runner = build_runner(cfg, args.launcher)
         runner.train()
 
 

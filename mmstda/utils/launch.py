@@ -152,3 +152,18 @@ def log_every_rank(runner) -> None:
     handler.setFormatter(MMFormatter(color=False, datefmt='%Y/%m/%d %H:%M:%S'))
     handler.setLevel(runner.logger.level or logging.INFO)
     runner.logger.addHandler(handler)
+
+
+def build_runner(cfg: Config, launcher: str):
+    """The Runner for a loaded config, with CPU distributed set up and per-rank logs.
+
+    A config with ``runner_type`` (e.g. ``'FlexibleRunner'`` for FSDP) gets that
+    runner; every other config gets mmengine's ``Runner``.
+    """
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+
+    setup_cpu_distributed(cfg, launcher)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    log_every_rank(runner)
+    return runner
