@@ -4,11 +4,8 @@ python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--dump results.pkl] ...
 """
 
 import argparse
-import os
 import os.path as osp
 import sys
-
-from mmengine.config import DictAction
 
 try:
     import mmstda  # noqa: F401  (registers every component)
@@ -16,7 +13,14 @@ except ImportError:  # run from a source checkout that is not pip-installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import mmstda  # noqa: F401
 
-from mmstda.utils.launch import UserInputError, build_runner, load_config, user_errors
+from mmstda.utils.launch import (
+    UserInputError,
+    apply_runner_args,
+    build_runner,
+    load_config,
+    parse_runner_args,
+    user_errors,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -40,25 +44,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--show-dir', help='draw one timeline PNG per video (ground truth, predictions, scores)'
     )
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. test_dataloader.batch_size=1',
-    )
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_runner_args(parser, example='test_dataloader.batch_size=1')
 
 
 def merge_args(cfg, args: argparse.Namespace):
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    apply_runner_args(cfg, args)
     cfg.load_from = resolve_checkpoint(args.checkpoint)
     for metric in _as_list(cfg.test_evaluator):
         if metric.get('type') == 'MicroGestureF1Metric':

@@ -4,11 +4,8 @@ python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|CKPT]] ...
 """
 
 import argparse
-import os
 import os.path as osp
 import sys
-
-from mmengine.config import DictAction
 
 try:
     import mmstda  # noqa: F401  (registers every component)
@@ -16,7 +13,13 @@ except ImportError:  # run from a source checkout that is not pip-installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import mmstda  # noqa: F401
 
-from mmstda.utils.launch import build_runner, load_config, user_errors
+from mmstda.utils.launch import (
+    apply_runner_args,
+    build_runner,
+    load_config,
+    parse_runner_args,
+    user_errors,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -43,27 +46,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--deterministic', action='store_true', help='deterministic algorithms (slower)'
     )
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. train_cfg.max_epochs=3',
-    )
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_runner_args(parser, example='train_cfg.max_epochs=3')
 
 
 def merge_args(cfg, args: argparse.Namespace):
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    apply_runner_args(cfg, args)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')

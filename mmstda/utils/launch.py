@@ -5,6 +5,7 @@ component ``type``) into one clear line instead of a traceback from deep
 inside mmengine, and makes CPU-only distributed runs work on mmengine 0.10.7.
 """
 
+import argparse
 import contextlib
 import difflib
 import logging
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 
 import torch
 import torch.distributed as torch_dist
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.registry import Registry
 
 
@@ -167,3 +168,32 @@ def build_runner(cfg: Config, launcher: str):
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     log_every_rank(runner)
     return runner
+
+
+def parse_runner_args(parser: argparse.ArgumentParser, example: str) -> argparse.Namespace:
+    """Add the options every tool shares (``--cfg-options``, ``--launcher``) and parse.
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser with its own options.
+        example (str): A ``--cfg-options`` example for the help text.
+    """
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help=f'override config settings, e.g. {example}',
+    )
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def apply_runner_args(cfg: Config, args: argparse.Namespace) -> None:
+    """Set the launcher and the work dir (``--work-dir``, else work_dirs/CONFIG_NAME)."""
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
