@@ -115,11 +115,10 @@ param_scheduler = [
         convert_to_iter_based=True,
     ),
 ]
-# The sweep reports the F1-optimal score threshold on validation; fix it as the
-# test evaluator's score_thr, never choose it on the test split.
+# The sweep chooses the score threshold on validation; OperatingPointHook stores it
+# in the checkpoints and tools/test.py applies it (never chosen on the test split).
 val_evaluator = dict(type='MicroGestureF1Metric', sweep_thresholds=[0.2, 0.25, 0.3, 0.35, 0.4, 0.5])
-# score_thr 0.3: the F1-optimal threshold of the validation sweep (epoch 60).
-test_evaluator = dict(type='MicroGestureF1Metric', score_thr=0.3)
+test_evaluator = dict(type='MicroGestureF1Metric')
 default_hooks = dict(logger=dict(interval=14), checkpoint=dict(save_best='mg/f1'))
 # ASBAHook feeds ASBA the per-class difficulty and logs the intensity per epoch.
 custom_hooks = [dict(type='ASBAHook')]

@@ -49,8 +49,8 @@ custom_hooks = [dict(type='ASBAHook')]
 
 optim_wrapper = dict(type='AmpOptimWrapper', dtype='bfloat16')
 
-# The F1-optimal score threshold is chosen on validation (sweep) and then fixed
-# for testing with --cfg-options test_evaluator.score_thr=...
+# The F1-optimal score threshold is chosen on validation (sweep), stored in the
+# checkpoints by OperatingPointHook and applied by tools/test.py (--score-thr overrides).
 val_evaluator = dict(
     type='MicroGestureF1Metric', sweep_thresholds=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
 )

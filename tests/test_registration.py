@@ -28,7 +28,7 @@ def test_import_registers_every_component_in_mmaction_registries():
         ],
         registry.METRICS: ['MicroGestureF1Metric'],
         registry.DATASETS: ['SMGDataset', 'SyntheticSMGDataset'],
-        registry.HOOKS: ['ASBAHook', 'ClassBalanceHook', 'RandomStateHook'],
+        registry.HOOKS: ['ASBAHook', 'ClassBalanceHook', 'OperatingPointHook', 'RandomStateHook'],
     }
     for reg, names in expected.items():
         for name in names:

@@ -21,6 +21,7 @@ from mmstda.utils.launch import (
     parse_runner_args,
     user_errors,
 )
+from mmstda.utils.operating_point import resolve_score_thr
 
 
 def parse_args() -> argparse.Namespace:
@@ -44,14 +45,24 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--show-dir', help='draw one timeline PNG per video (ground truth, predictions, scores)'
     )
+    parser.add_argument(
+        '--score-thr',
+        type=float,
+        default=None,
+        help='keep segments scoring at least this; defaults to the operating point stored '
+        'in the checkpoint (chosen on validation)',
+    )
     return parse_runner_args(parser, example='test_dataloader.batch_size=1')
 
 
 def merge_args(cfg, args: argparse.Namespace):
     apply_runner_args(cfg, args)
     cfg.load_from = resolve_checkpoint(args.checkpoint)
+    score_thr, source = resolve_score_thr(args.score_thr, cfg.load_from)
     for metric in _as_list(cfg.test_evaluator):
         if metric.get('type') == 'MicroGestureF1Metric':
+            metric['score_thr'] = score_thr
+            print(f'score_thr={score_thr}: {source}')
             metric['submission_file'] = args.submission or osp.join(cfg.work_dir, 'submission.csv')
             metric.setdefault('table_file', osp.join(cfg.work_dir, 'per_class_f1.csv'))
             if args.show_dir:

@@ -13,6 +13,8 @@ default_hooks = dict(
     sync_buffers=dict(type='SyncBuffersHook'),
     # Resumed runs continue the random streams, not restart them.
     random_state=dict(type='RandomStateHook'),
+    # The validation sweep's score threshold travels in checkpoint['meta'].
+    operating_point=dict(type='OperatingPointHook'),
 )
 
 env_cfg = dict(

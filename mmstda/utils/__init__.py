@@ -5,6 +5,7 @@ from .class_balance import (
     default_beta,
     effective_numbers,
 )
+from .operating_point import read_operating_point
 
 __all__ = [
     'UnsafeCheckpointError',
@@ -13,4 +14,5 @@ __all__ = [
     'default_beta',
     'effective_numbers',
     'load_checkpoint_file',
+    'read_operating_point',
 ]
