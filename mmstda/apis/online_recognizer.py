@@ -47,6 +47,11 @@ class OnlineRecognizer:
     ) -> None:
         if frame_interval < 1:
             raise ValueError(f'frame_interval must be >= 1, got {frame_interval}')
+        if not callable(getattr(model.head, 'forward_stream', None)):
+            raise ValueError(
+                f'online recognition needs a streaming head (OnlineTADHead, causal=True); '
+                f'{type(model.head).__name__} decodes whole windows offline only'
+            )
         if not getattr(model.head, 'causal', False):
             raise ValueError('online recognition needs a causal head (head causal=True)')
         if model.backbone_streams and not getattr(model.backbone, 'causal', True):

@@ -20,7 +20,8 @@ class OnlineMGDetector(BaseModel):
 
     Args:
         backbone (dict): Backbone config.
-        head (dict): Head config (``OnlineTADHead``).
+        head (dict): Head config: ``OnlineTADHead`` (streams) or ``AnchorFreeTADHead``
+            (offline windows only).
         neck (dict, optional): Neck config. Defaults to None, meaning
             ``dict(type='TemporalAlignNeck')``.
         data_preprocessor (dict, optional): Defaults to None, meaning
@@ -129,13 +130,17 @@ class OnlineMGDetector(BaseModel):
         if mode == 'loss':
             return self.head.loss(feats, data_samples)
         if mode == 'predict':
-            cls_logits, boundary_logits = self.head(feats)
-            cls_scores = cls_logits.sigmoid()
-            predictions = self.head.predict_by_scores(
-                cls_scores, boundary_logits.sigmoid(), data_samples
-            )
-            # The highest class probability per window frame, for score traces.
-            frame_scores = cls_scores.amax(dim=1).detach()
+            if hasattr(self.head, 'predict_with_frame_scores'):
+                # Heads that decode their own multi-level outputs (AnchorFreeTADHead).
+                predictions, frame_scores = self.head.predict_with_frame_scores(feats, data_samples)
+            else:
+                cls_logits, boundary_logits = self.head(feats)
+                cls_scores = cls_logits.sigmoid()
+                predictions = self.head.predict_by_scores(
+                    cls_scores, boundary_logits.sigmoid(), data_samples
+                )
+                # The highest class probability per window frame, for score traces.
+                frame_scores = cls_scores.amax(dim=1).detach()
             for sample, pred, scores in zip(data_samples, predictions, frame_scores):
                 sample.pred_instances = pred
                 sample.pred_frame_scores = scores
