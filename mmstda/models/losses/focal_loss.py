@@ -5,11 +5,12 @@ one keeps the same call signature so configs can swap ``type='mmdet.FocalLoss'``
 mmdet imports.
 """
 
-import torch
 import torch.nn.functional as F
 from mmaction.registry import MODELS
 from mmengine.model import BaseModule
 from torch import Tensor
+
+from .reduction import check_reduction, weight_reduce_loss
 
 
 @MODELS.register_module()
@@ -33,8 +34,7 @@ class SigmoidFocalLoss(BaseModule):
         loss_weight: float = 1.0,
     ) -> None:
         super().__init__()
-        if reduction not in ('none', 'mean', 'sum'):
-            raise ValueError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+        check_reduction(reduction)
         if gamma < 0:
             raise ValueError(f'gamma must be >= 0, got {gamma}')
         self.gamma = gamma
@@ -89,14 +89,7 @@ class SigmoidFocalLoss(BaseModule):
         loss = ce * (1 - p_t).pow(self.gamma)
         if self.alpha >= 0:
             loss = loss * (self.alpha * target + (1 - self.alpha) * (1 - target))
-        if weight is not None:
-            if weight.dim() == 1:
-                weight = weight[:, None]
-            loss = loss * weight
+        if weight is not None and weight.dim() == 1:
+            weight = weight[:, None]
         reduction = reduction_override or self.reduction
-        if reduction == 'none':
-            return self.loss_weight * loss
-        if reduction == 'sum':
-            return self.loss_weight * loss.sum()
-        denom = loss.numel() if avg_factor is None else avg_factor
-        return self.loss_weight * loss.sum() / max(float(denom), torch.finfo(loss.dtype).eps)
+        return weight_reduce_loss(loss, weight, reduction, avg_factor, self.loss_weight)

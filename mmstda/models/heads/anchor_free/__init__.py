@@ -1,0 +1,14 @@
+"""Building blocks of :class:`AnchorFreeTADHead`: pyramid, target assignment, decoding."""
+
+from .decoding import suppress, top_candidates
+from .pyramid import TemporalPyramid, level_lengths, level_positions
+from .targets import assign_targets
+
+__all__ = [
+    'TemporalPyramid',
+    'assign_targets',
+    'level_lengths',
+    'level_positions',
+    'suppress',
+    'top_candidates',
+]

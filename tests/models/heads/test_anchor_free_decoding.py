@@ -1,0 +1,137 @@
+"""Decoding and (Soft-)NMS of AnchorFreeTADHead on crafted outputs."""
+
+import math
+
+import pytest
+import torch
+from mmaction.registry import MODELS
+from mmaction.structures import ActionDataSample
+
+import mmstda  # noqa: F401  (registers the components)
+from mmstda.models.heads.anchor_free import top_candidates
+from mmstda.structures import segment_voting, soft_nms_1d
+
+# A [0, 10] 0.9; B [5, 15] 0.8 (IoU with A 5/15 = 1/3); C [20, 30] 0.7 (disjoint).
+SEGMENTS = torch.tensor([[0.0, 10.0], [5.0, 15.0], [20.0, 30.0]])
+SCORES = torch.tensor([0.9, 0.8, 0.7])
+
+
+def test_soft_nms_decays_overlapping_segments_of_the_same_class():
+    keep, scores = soft_nms_1d(SEGMENTS, SCORES, torch.tensor([0, 0, 0]), sigma=0.5)
+    # B: 0.8 * exp(-(1/3)**2 / 0.5) = 0.8 * exp(-2/9) = 0.64059 < C's 0.7.
+    assert keep.tolist() == [0, 2, 1]
+    assert scores.tolist() == pytest.approx([0.9, 0.7, 0.8 * math.exp(-2 / 9)], abs=1e-6)
+
+
+def test_soft_nms_leaves_other_classes_alone_unless_class_agnostic():
+    labels = torch.tensor([0, 1, 0])
+    keep, scores = soft_nms_1d(SEGMENTS, SCORES, labels, sigma=0.5)
+    assert keep.tolist() == [0, 1, 2] and scores.tolist() == pytest.approx([0.9, 0.8, 0.7])
+    keep, _ = soft_nms_1d(SEGMENTS, SCORES, labels, sigma=0.5, class_agnostic=True)
+    assert keep.tolist() == [0, 2, 1]
+
+
+def test_soft_nms_drops_decayed_scores_below_min_score_and_caps_the_count():
+    duplicate = torch.tensor([[0.0, 10.0], [0.0, 10.0]])
+    # IoU 1: 0.5 * exp(-1 / 0.5) = 0.0677.
+    keep, _ = soft_nms_1d(duplicate, torch.tensor([0.9, 0.5]), torch.zeros(2), 0.5, 0.07)
+    assert keep.tolist() == [0]
+    keep, scores = soft_nms_1d(duplicate, torch.tensor([0.9, 0.5]), torch.zeros(2), 0.5, 0.06)
+    assert keep.tolist() == [0, 1] and scores[1].item() == pytest.approx(0.5 * math.exp(-2))
+    keep, _ = soft_nms_1d(SEGMENTS, SCORES, torch.zeros(3), 0.5, max_num=2)
+    assert keep.tolist() == [0, 2]
+    keep, scores = soft_nms_1d(torch.zeros(0, 2), torch.zeros(0), torch.zeros(0))
+    assert keep.numel() == 0 and scores.numel() == 0
+
+
+def test_voting_averages_agreeing_boundaries_by_score():
+    kept = torch.tensor([[0.0, 10.0]])
+    candidates = torch.tensor([[0.0, 10.0], [2.0, 12.0], [20.0, 30.0]])
+    scores = torch.tensor([0.9, 0.3, 0.8])
+    # [2, 12] has IoU 8/12 with [0, 10]: start (0*0.9 + 2*0.3)/1.2, end (9 + 3.6)/1.2.
+    refined = segment_voting(kept, torch.tensor([0]), candidates, scores, torch.zeros(3), 0.6)
+    assert refined.tolist() == [pytest.approx([0.5, 10.5])]
+    # At a stricter threshold only the segment itself votes.
+    refined = segment_voting(kept, torch.tensor([0]), candidates, scores, torch.zeros(3), 0.7)
+    assert refined.tolist() == [[0.0, 10.0]]
+
+
+def test_top_candidates_threshold_topk_and_min_duration():
+    cls_scores = torch.tensor([[0.9, 0.05], [0.2, 0.6], [0.3, 0.0]])
+    distances = torch.tensor([[1.0, 2.0], [0.5, 0.5], [3.0, 1.0]])
+    positions = torch.tensor([4.0, 10.0, 20.0])
+    segments, scores, labels = top_candidates(cls_scores, distances, positions, 0.1, 3, 0.0)
+    # Above 0.1: (0, c0) 0.9, (1, c1) 0.6, (2, c0) 0.3; (1, c0) 0.2 is 4th, cut by topk.
+    assert scores.tolist() == pytest.approx([0.9, 0.6, 0.3])
+    assert labels.tolist() == [0, 1, 0]
+    assert segments.tolist() == [[3.0, 6.0], [9.5, 10.5], [17.0, 21.0]]
+    # min_duration 2 drops the 1-frame segment at position 10.
+    _, scores, _ = top_candidates(cls_scores, distances, positions, 0.1, 3, 2.0)
+    assert scores.tolist() == pytest.approx([0.9, 0.3])
+
+
+def _head(**test_cfg):
+    head = MODELS.build(
+        dict(
+            type='AnchorFreeTADHead',
+            in_channels=4,
+            num_classes=2,
+            feat_channels=4,
+            strides=(1, 2),
+            regress_ranges=((0, 4), (4, math.inf)),
+            test_cfg=test_cfg,
+        )
+    )
+    return head
+
+
+def _crafted(head, cls_probs: list, distances: list):
+    """Replace the network by fixed per-level outputs (probabilities, distances)."""
+
+    def forward(feats):
+        logits = [torch.logit(torch.tensor(p)).unsqueeze(0) for p in cls_probs]
+        return logits, [torch.tensor(d).unsqueeze(0) for d in distances]
+
+    head.forward = forward
+    return head
+
+
+def test_predict_decodes_crafted_outputs_into_native_frames():
+    head = _head(nms='hard', voting_iou_thr=None, score_thr=0.1, nms_class_agnostic=True)
+    # 4 frames: level 0 positions 0..3, level 1 positions 0.5, 2.5.
+    cls_level0 = [[0.0, 0.0, 0.8, 0.0], [0.0, 0.0, 0.0, 0.0]]  # class 0 at frame 2
+    cls_level1 = [[0.0, 0.0], [0.5, 0.0]]  # class 1 at position 0.5
+    dist_level0 = [[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 1.5, 0.0]]  # frames [1, 3.5]
+    dist_level1 = [[2.0, 0.0], [1.0, 0.0]]  # [-1.5, 1.5] -> clipped to [0, 1.5]
+    head = _crafted(head, [cls_level0, cls_level1], [dist_level0, dist_level1])
+    sample = ActionDataSample()
+    sample.set_metainfo(dict(window_start_frame=100, frame_interval=2))
+    results, frame_scores = head.predict_with_frame_scores(torch.zeros(1, 4, 4), [sample])
+    pred = results[0]
+    # Input frames x -> native 100 + 2 x; IoU of [1, 3.5] and [0, 1.5] is 0.5/3.5: both kept.
+    assert pred.labels.tolist() == [0, 1]
+    assert pred.scores.tolist() == pytest.approx([0.8, 0.5])
+    assert pred.segments.tolist() == [[102.0, 107.0], [100.0, 103.0]]
+    # Frame scores: the finest level's best class probability per frame.
+    assert frame_scores[0].tolist() == pytest.approx([0.0, 0.0, 0.8, 0.0])
+    assert head.predict(torch.zeros(1, 4, 4), [sample])[0].labels.tolist() == [0, 1]
+
+
+def test_predict_hard_nms_suppresses_the_weaker_duplicate():
+    head = _head(nms='hard', nms_iou_thr=0.5, voting_iou_thr=None, nms_class_agnostic=True)
+    cls_level0 = [[0.9, 0.7, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
+    dist_level0 = [[0.0, 1.0, 0.0, 0.0], [2.0, 1.0, 0.0, 0.0]]  # [0, 2] and [0, 2]
+    head = _crafted(
+        head, [cls_level0, [[0.0, 0.0], [0.0, 0.0]]], [dist_level0, [[0.0] * 2, [0.0] * 2]]
+    )
+    sample = ActionDataSample()
+    sample.set_metainfo(dict(window_start_frame=0, frame_interval=1))
+    pred = head.predict(torch.zeros(1, 4, 4), [sample])[0]
+    assert pred.segments.tolist() == [[0.0, 2.0]] and pred.scores.tolist() == pytest.approx([0.9])
+
+
+def test_unknown_test_cfg_keys_and_methods_are_refused():
+    with pytest.raises(ValueError, match=r"unknown test_cfg keys \['iou_thr'\]"):
+        _head(iou_thr=0.5)
+    with pytest.raises(ValueError, match="nms must be 'soft' or 'hard'"):
+        _head(nms='greedy')

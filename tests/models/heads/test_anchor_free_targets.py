@@ -1,0 +1,157 @@
+"""Target assignment of AnchorFreeTADHead on hand-made segments."""
+
+import math
+
+import pytest
+import torch
+from mmaction.registry import MODELS
+from mmaction.structures import ActionDataSample
+from mmengine.structures import InstanceData
+
+import mmstda  # noqa: F401  (registers the components)
+from mmstda.models.heads.anchor_free import assign_targets, level_positions
+
+K = 3  # classes; label 3 is background
+BG = K
+
+
+def _single_level(num_frames: int):
+    positions = torch.arange(num_frames, dtype=torch.float32)
+    strides = torch.ones(num_frames)
+    ranges = torch.tensor([[0.0, math.inf]]).expand(num_frames, 2)
+    return positions, strides, ranges
+
+
+def _three_levels(num_frames: int = 16):
+    strides = (1, 2, 4)
+    ranges = ((0.0, 4.0), (4.0, 8.0), (8.0, math.inf))
+    positions = level_positions(num_frames, strides)
+    point_strides = torch.cat([torch.full_like(p, s) for p, s in zip(positions, strides)])
+    point_ranges = torch.cat(
+        [torch.tensor([r]).expand(len(p), 2) for p, r in zip(positions, ranges)]
+    )
+    return positions, point_strides, point_ranges
+
+
+def _labels_by_level(labels: torch.Tensor, positions: list) -> list[list[int]]:
+    out, start = [], 0
+    for p in positions:
+        out.append(labels[start : start + len(p)].tolist())
+        start += len(p)
+    return out
+
+
+def test_level_positions_sit_at_the_centre_of_the_pooled_frames():
+    assert [p.tolist() for p in level_positions(8, (1, 2, 4))] == [
+        [0, 1, 2, 3, 4, 5, 6, 7],
+        [0.5, 2.5, 4.5, 6.5],
+        [1.5, 5.5],
+    ]
+    # A partial last cell still counts: 7 frames at stride 4 -> 2 positions.
+    assert [len(p) for p in level_positions(7, (1, 4))] == [7, 2]
+
+
+def test_short_gesture_is_learnt_by_the_finest_level_only():
+    positions, strides, ranges = _three_levels()
+    labels, targets = assign_targets(
+        torch.cat(positions),
+        strides,
+        ranges,
+        torch.tensor([[2.0, 6.0]]),
+        torch.tensor([1]),
+        K,
+        center_radius=None,
+    )
+    level0, level1, level2 = _labels_by_level(labels, positions)
+    # Frame 2 reaches 4 frames to the end: outside [0, 4) of level 0; frames 3-5 reach < 4.
+    assert [i for i, v in enumerate(level0) if v != BG] == [3, 4, 5]
+    assert all(v == 1 for v in level0[3:6])
+    # Positions 2.5, 4.5 (level 1) and 5.5 (level 2) reach 3.5, 2.5, 3.5 < 4.
+    assert level1 == [BG] * 8 and level2 == [BG] * 4
+    assert targets[3].tolist() == [2.0, 6.0]
+    assert targets[0].tolist() == [0.0, 0.0]  # background
+
+
+def test_long_gesture_is_learnt_by_the_coarse_level_and_centre_sampling_narrows_it():
+    positions, strides, ranges = _three_levels()
+    gt, label = torch.tensor([[0.0, 16.0]]), torch.tensor([2])
+    labels, _ = assign_targets(torch.cat(positions), strides, ranges, gt, label, K, None)
+    level0, level1, level2 = _labels_by_level(labels, positions)
+    # Every position of a 16-frame gesture reaches >= 8 frames: level 2 only.
+    assert level0 == [BG] * 16 and level1 == [BG] * 8 and level2 == [2, 2, 2, 2]
+    # Radius 1.5 strides of 4 around the centre 8: [2, 14] keeps 5.5, 9.5 and 13.5.
+    labels, _ = assign_targets(torch.cat(positions), strides, ranges, gt, label, K, 1.5)
+    assert _labels_by_level(labels, positions)[2] == [BG, 2, 2, 2]
+
+
+def test_centre_sampling_radius_on_a_single_level():
+    positions, strides, ranges = _single_level(12)
+    gt, label = torch.tensor([[0.0, 10.0]]), torch.tensor([0])
+    labels, _ = assign_targets(positions, strides, ranges, gt, label, K, center_radius=1.5)
+    # Centre 5, radius 1.5 frames: positions 4, 5, 6.
+    assert torch.nonzero(labels != BG).flatten().tolist() == [4, 5, 6]
+    labels, _ = assign_targets(positions, strides, ranges, gt, label, K, center_radius=None)
+    # Without centre sampling: start <= p < end.
+    assert torch.nonzero(labels != BG).flatten().tolist() == list(range(10))
+
+
+def test_overlapping_gestures_the_shortest_wins_then_the_first():
+    positions, strides, ranges = _single_level(14)
+    gts = torch.tensor([[2.0, 12.0], [4.0, 8.0], [4.0, 8.0]])
+    labels, targets = assign_targets(
+        positions, strides, ranges, gts, torch.tensor([2, 0, 1]), K, center_radius=None
+    )
+    expected = [BG, BG, 2, 2, 0, 0, 0, 0, 2, 2, 2, 2, BG, BG]
+    assert labels.tolist() == expected
+    assert targets[5].tolist() == [4.0, 8.0] and targets[9].tolist() == [2.0, 12.0]
+
+
+def test_no_ground_truth_gives_background_everywhere():
+    positions, strides, ranges = _single_level(5)
+    labels, targets = assign_targets(
+        positions, strides, ranges, torch.zeros(0, 2), torch.zeros(0, dtype=torch.long), K
+    )
+    assert labels.tolist() == [BG] * 5 and not targets.any()
+
+
+def _head(**kwargs):
+    cfg = dict(
+        type='AnchorFreeTADHead',
+        in_channels=8,
+        num_classes=K,
+        feat_channels=8,
+        strides=(1, 2, 4),
+        regress_ranges=((0, 4), (4, 8), (8, math.inf)),
+        center_radius=None,
+    )
+    return MODELS.build({**cfg, **kwargs})
+
+
+def _sample(segments, labels, frame_interval=2):
+    sample = ActionDataSample()
+    sample.gt_instances = InstanceData(
+        segments=torch.tensor(segments, dtype=torch.float32).reshape(-1, 2),
+        labels=torch.tensor(labels, dtype=torch.long),
+    )
+    sample.set_metainfo(dict(video_id='v', frame_interval=frame_interval))
+    return sample
+
+
+def test_head_targets_divide_native_frames_by_the_frame_interval():
+    # Native [4, 12] at frame_interval 2 is input frames [2, 6]: positives 3, 4, 5.
+    labels, targets = _head().get_targets([_sample([[4.0, 12.0]], [1])], num_frames=16)
+    assert labels.shape == (1, 16 + 8 + 4)
+    assert torch.nonzero(labels[0] != BG).flatten().tolist() == [3, 4, 5]
+    assert targets[0, 4].tolist() == [2.0, 6.0]
+
+
+def test_head_rejects_an_out_of_range_label_naming_the_video():
+    with pytest.raises(ValueError, match=r'gt label 3 of video v is outside \[0, 3\)'):
+        _head().get_targets([_sample([[0.0, 4.0]], [3])], num_frames=8)
+
+
+def test_head_rejects_mismatched_strides_and_ranges():
+    with pytest.raises(ValueError, match='one regression range per stride'):
+        _head(regress_ranges=((0, 4), (4, math.inf)))
+    with pytest.raises(ValueError, match='larger multiple'):
+        _head(strides=(1, 3, 4))
