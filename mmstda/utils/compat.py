@@ -45,12 +45,14 @@ def _patch_mmaction_drn() -> None:
 _patch_mmaction_drn()
 
 
-def _patch_mmaction_config_lookup() -> None:
-    # mmengine 0.10.7 resolves ``_base_ = 'mmaction::x/y.py'`` through
-    # mmaction2's metafiles first. One of them (BSN) lists several configs under
-    # one model, which mmengine cannot parse (AttributeError on a list), so every
-    # ``mmaction::`` inheritance fails. mmaction2 ships its configs under
-    # ``.mim/configs``: look there first, and defer to mmengine otherwise.
+def _patch_external_config_lookup() -> None:
+    # mmengine (0.8.0 to 0.10.7 alike) resolves ``_base_ = 'pkg::x/y.py'`` through
+    # the package's metafiles first and calls ``.partition('/')`` on every
+    # ``Config:`` entry. mmaction2 1.1.0's ``localization/bsn/metafile.yml`` lists
+    # three configs in one entry (a list; fixed upstream in 1.2.0), so the lookup
+    # raises AttributeError, which mmengine's ``Config._get_cfg_path`` does not
+    # catch, and every ``mmaction::`` inheritance fails. Turn exactly that error
+    # into the ValueError on which mmengine falls back to ``.mim/configs/y.py``.
     from mmengine.config import config as mmengine_config
 
     original = mmengine_config._get_external_cfg_path
@@ -58,13 +60,15 @@ def _patch_mmaction_config_lookup() -> None:
         return
 
     def get_external_cfg_path(package_path: str, cfg_file: str) -> str:
-        shipped = osp.join(package_path, '.mim', 'configs', cfg_file)
-        if osp.basename(osp.normpath(package_path)) == 'mmaction' and osp.isfile(shipped):
-            return shipped
-        return original(package_path, cfg_file)
+        try:
+            return original(package_path, cfg_file)
+        except AttributeError as err:
+            raise ValueError(
+                f'a metafile of {package_path} has a malformed Config entry ({err})'
+            ) from err
 
     get_external_cfg_path._mmstda_patched = True
     mmengine_config._get_external_cfg_path = get_external_cfg_path
 
 
-_patch_mmaction_config_lookup()
+_patch_external_config_lookup()
