@@ -1,1 +1,1 @@
-from . import backbones, detectors, heads, losses, necks  # noqa: F401
+from . import backbones, detectors, heads, losses, necks, pretrainers  # noqa: F401

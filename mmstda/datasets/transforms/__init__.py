@@ -1,3 +1,4 @@
 from .asba import ASBATransform, asba_intensity  # noqa: F401
 from .formatting import PackMGInputs  # noqa: F401
+from .in_memory_clip import InMemoryVideoClip  # noqa: F401
 from .windows import SampleMGWindow, TemporalSpeedJitter, window_segments  # noqa: F401

@@ -1,0 +1,3 @@
+from .videomae_pretrainer import VideoMAEPretrainer
+
+__all__ = ['VideoMAEPretrainer']
