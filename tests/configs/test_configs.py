@@ -102,7 +102,7 @@ def test_mix_config_changes_only_the_backbone_type():
         )
     )
     mixed = load(
-        'configs/mix/stda_vit-base-p16_videomaev2-vit-g-dist-k710-pre_16x4x1_kinetics-400.py'
+        'configs/mix/stda_vit-base-p16_videomaev2-vit-g-dist-k710-pre_16x4x1_kinetics-400_eval-only.py'
     )
     assert mixed.model.backbone.pop('type') == 'DecoupledAdapterViT'
     assert stock.model.backbone.pop('type') == 'VisionTransformer'
