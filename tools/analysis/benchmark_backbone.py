@@ -6,7 +6,9 @@ Rows:
 - MMAction2 ``VisionTransformer``, fully fine-tuned (it has no ``with_cp``);
 - ``DecoupledAdapterViT`` without adapters, fully fine-tuned (the same trunk,
   so full fine-tuning can be compared with and without ``with_cp``);
-- ``DecoupledAdapterViT`` with each adapter type, frozen trunk;
+- ``DecoupledAdapterViT`` with each adapter type, frozen trunk (``stda`` is the
+  default decoupled fusion, ``stda-cross`` the linear-sum control,
+  ``temporal`` AdaTAD's TIA);
 - each ``DecoupledAdapterViT`` row with ``with_cp`` off and on.
 
 Columns:
@@ -28,7 +30,7 @@ Columns:
     first; the threshold is raised again for the timings).
 
 Parameter counts of other sizes (e.g. ViT-g) are taken on the meta device, so no
-weights are allocated (``--count-archs``).
+weights are allocated (``--count-archs``), for every adapter variant.
 
 Example::
 
@@ -88,6 +90,14 @@ from mmengine.logging import MMLogger  # noqa: E402
 from mmstda.models.backbones import DecoupledAdapterViT  # noqa: E402
 from mmstda.models.backbones.decoupled_adapter_vit import ARCH_SETTINGS  # noqa: E402
 
+# Row name -> DecoupledAdapterViT arguments.
+ADAPTER_VARIANTS = {
+    'stda': dict(adapter_type='stda', stda_fusion='decoupled'),
+    'stda-cross': dict(adapter_type='stda', stda_fusion='cross'),
+    'temporal': dict(adapter_type='temporal'),
+    'joint': dict(adapter_type='joint'),
+}
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Benchmark DecoupledAdapterViT.')
@@ -102,7 +112,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--dtype', default='float32', choices=['float32', 'bfloat16'])
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument(
-        '--adapter-types', nargs='+', default=['stda', 'temporal', 'joint'], help='adapter rows'
+        '--adapter-types',
+        nargs='+',
+        default=list(ADAPTER_VARIANTS),
+        choices=list(ADAPTER_VARIANTS),
+        help='adapter rows',
     )
     parser.add_argument('--no-reference', action='store_true', help='skip VisionTransformer')
     parser.add_argument('--no-full-ft', action='store_true', help='skip the no-adapter rows')
@@ -198,16 +212,16 @@ def _rows(args: argparse.Namespace) -> list[tuple[str, Callable[[], torch.nn.Mod
             print('VisionTransformer row skipped: it takes one clip, not a multi-clip window')
         else:
             rows.append(('VisionTransformer full-FT', lambda: VisionTransformer(**kwargs)))
-    variants = [] if args.no_full_ft else [(None, False)]
-    variants += [(t, True) for t in args.adapter_types]
-    for adapter_type, frozen in variants:
+    variants = [] if args.no_full_ft else [('full-FT', dict(adapter_type=None), False)]
+    variants += [(t, ADAPTER_VARIANTS[t], True) for t in args.adapter_types]
+    for variant, adapter_kwargs, frozen in variants:
         for with_cp in (False, True):
-            name = f'DAViT {adapter_type or "full-FT"}{" +cp" if with_cp else ""}'
+            name = f'DAViT {variant}{" +cp" if with_cp else ""}'
             rows.append(
                 (
                     name,
-                    lambda t=adapter_type, f=frozen, cp=with_cp: DecoupledAdapterViT(
-                        **kwargs, adapter_type=t, freeze_backbone=f, with_cp=cp
+                    lambda a=adapter_kwargs, f=frozen, cp=with_cp: DecoupledAdapterViT(
+                        **kwargs, **a, freeze_backbone=f, with_cp=cp
                     ),
                 )
             )
@@ -287,9 +301,11 @@ def count_on_meta(arch: str) -> dict:
     """Parameter counts of ``arch`` without allocating weights."""
     counts = {}
     with torch.device('meta'):
-        for adapter_type in (None, 'stda', 'temporal', 'joint'):
-            model = DecoupledAdapterViT(arch=arch, adapter_type=adapter_type)
-            counts[adapter_type or 'none'] = dict(
+        for variant, adapter_kwargs in [('none', dict(adapter_type=None))] + list(
+            ADAPTER_VARIANTS.items()
+        ):
+            model = DecoupledAdapterViT(arch=arch, **adapter_kwargs)
+            counts[variant] = dict(
                 total_params=sum(p.numel() for p in model.parameters()),
                 trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
             )
@@ -336,11 +352,13 @@ def main() -> None:
     by_name = {row['name']: row for row in results}
     ratios = {}
     reference = by_name.get('VisionTransformer full-FT')
-    stda, stda_cp = by_name.get('DAViT stda'), by_name.get('DAViT stda +cp')
-    if reference and stda:
-        ratios['eval_speedup_stda_vs_vit'] = (
-            reference['eval_ms_per_clip'] / stda['eval_ms_per_clip']
-        )
+    stda_cp = by_name.get('DAViT stda +cp')
+    for variant in args.adapter_types:
+        row = by_name.get(f'DAViT {variant}')
+        if reference and row:
+            ratios[f'eval_speedup_{variant}_vs_vit'] = (
+                reference['eval_ms_per_clip'] / row['eval_ms_per_clip']
+            )
     if reference and stda_cp and reference.get('train_peak_mib') and stda_cp.get('train_peak_mib'):
         ratios['peak_memory_stda_cp_vs_vit_full_ft'] = (
             stda_cp['train_peak_mib'] / reference['train_peak_mib']
@@ -351,12 +369,15 @@ def main() -> None:
     meta_counts = {arch: count_on_meta(arch) for arch in args.count_archs}
     for arch, counts in meta_counts.items():
         total = counts['none']['total_params']
-        shares = ', '.join(
-            f'{t} +{c["trainable_params"] / 1e6:.1f}M ({100 * c["trainable_params"] / total:.2f}%)'
-            for t, c in counts.items()
-            if t != 'none'
-        )
-        print(f'{arch} (meta device): backbone {total / 1e6:.1f}M; adapters: {shares}')
+        print(f'{arch} (meta device): trunk {total / 1e6:.1f}M; trainable adapters:')
+        for variant, c in counts.items():
+            if variant != 'none':
+                added = c['trainable_params']
+                trunk_share, whole_share = 100 * added / total, 100 * added / c['total_params']
+                print(
+                    f'  {variant:<11}{added / 1e6:>7.2f}M  {trunk_share:.2f}% of the trunk, '
+                    f'{whole_share:.2f}% of the whole backbone'
+                )
 
     if args.json:
         os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)

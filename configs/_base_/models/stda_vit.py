@@ -17,6 +17,7 @@ model = dict(
         return_feat_map=True,
         causal=True,  # adapters see only the past: the same model streams online
         adapter_type='stda',
+        stda_fusion='decoupled',  # 'cross': the linear-sum control of the ablation
         adapter_ratio=0.25,
         adapter_temporal_kernel=3,
         adapter_spatial_kernel=3,

@@ -12,6 +12,11 @@ from mmengine.model.weight_init import constant_init, trunc_normal_init
 from torch import Tensor, nn
 
 ADAPTER_TYPES = ('stda', 'temporal', 'joint')
+STDA_FUSIONS = ('decoupled', 'cross')
+# Channel groups of each STDA branch's pointwise mixing. Two groups halve its
+# parameters, which keeps the adapters under 5% of the backbone for every
+# VideoMAEv2 size (full mixing would put ViT-S at 5.2% of its trunk).
+BRANCH_MIX_GROUPS = 2
 
 
 class ConvAdapter(BaseModule):
@@ -21,19 +26,45 @@ class ConvAdapter(BaseModule):
     zero-initialised and ``gamma`` (a learnable scalar, init 1) scales it, so at
     initialisation the adapter is the identity (as in AdaTAD).
 
-    With ``h = act(down_proj(x))`` of width ``round(ratio * C)``, the variants are:
+    With ``h = act(down_proj(x))`` of width ``r = round(ratio * C)`` on the
+    ``(T', H', W')`` token grid, the variants are:
 
-    - ``'stda'``: decoupled temporal ``(k_t, 1, 1)`` and spatial ``(1, k_s, k_s)``
-      depthwise branches, fused by a **residual sum** ``h + temporal(h) + spatial(h)``.
-      Why a sum: both branches are linear depthwise convolutions, so their sum is
-      one depthwise kernel shaped like a cross (``k_t + k_s**2`` taps per channel
-      instead of ``k_t * k_s**2``) with no fusion parameters; the ``h`` term keeps
-      AdaTAD's identity path through the bottleneck; channel mixing is left to
-      ``up_proj``, so concatenation (which doubles ``up_proj``) buys nothing.
+    - ``'stda'`` with ``fusion='decoupled'`` (the default): two parallel
+      branches, each with its own structure,
+
+      ``fuse(h) = h + s_t * P_t(act(D_t(h))) + s_s * P_s(act(D_s(h)))``
+
+      where ``D_t`` is a depthwise ``(k_t, 1, 1)`` convolution along time,
+      ``D_s`` a depthwise ``(1, k_s, k_s)`` convolution over each frame's grid,
+      ``P_t`` and ``P_s`` are each branch's own pointwise channel mixing
+      (1x1x1 convolutions in ``BRANCH_MIX_GROUPS`` channel groups, one
+      group when r is odd), ``act`` is
+      GELU and ``s_t``, ``s_s`` are learnable scalars (init 1) that say how
+      much each branch contributes (:meth:`branch_scales`; the backbone logs
+      them during training). Why it is decoupled: the GELU after each
+      depthwise conv makes each branch a nonlinear function of its own
+      neighbourhood only (time for one, space for the other), so their sum is
+      not one convolution: no depthwise ``(k_t, k_s, k_s)`` kernel reproduces
+      it (a test fits one by least squares and finds a large residual), and
+      each branch mixes channels with its own weights before the two meet.
+      This is AdaTAD's temporal-informative adapter (depthwise temporal conv +
+      1x1 conv) with a spatial twin beside it. Streaming stays exact: every
+      step after the causal temporal conv is per token.
+    - ``'stda'`` with ``fusion='cross'``: the linear sum
+      ``h + D_t(h) + D_s(h)``. Both branches are linear depthwise convolutions,
+      so this equals one depthwise ``(k_t, k_s, k_s)`` kernel whose taps off the
+      central cross are zero (``k_t + k_s**2 - 1`` free taps per channel):
+      the ablation's "not decoupled" control.
     - ``'temporal'``: AdaTAD's temporal-informative adapter,
-      ``h + pointwise_conv(temporal_conv(h))``.
+      ``h + pointwise_conv(temporal_conv(h))``; loads OpenTAD weights.
     - ``'joint'``: one depthwise ``(k_t, k_s, k_s)`` kernel (ST-Adapter-like),
       ``h + joint_conv(h)``.
+
+    Parameters per adapter (biases included), ``r = round(ratio * C)``:
+    ``down/up_proj`` ``2 r C + r + C``, plus ``r (k_t + 1) + r (k_s**2 + 1)`` for
+    the two depthwise convs, plus ``2 (r**2 / BRANCH_MIX_GROUPS + r) + 2`` for
+    the decoupled fusion. Whole backbones are listed in
+    :class:`~mmstda.models.backbones.DecoupledAdapterViT`.
 
     Temporal padding: symmetric zeros over the whole window, or, with
     ``causal=True``, ``k_t - 1`` steps on the past side only, taken from ``cache``
@@ -50,6 +81,9 @@ class ConvAdapter(BaseModule):
             Defaults to 3.
         causal (bool): Pad the temporal convolution on the past side only.
             Defaults to False.
+        fusion (str): How ``'stda'`` fuses its branches: ``'decoupled'`` or
+            ``'cross'`` (see above); ignored by the other types.
+            Defaults to 'decoupled'.
     """
 
     def __init__(
@@ -60,12 +94,15 @@ class ConvAdapter(BaseModule):
         temporal_kernel: int = 3,
         spatial_kernel: int = 3,
         causal: bool = False,
+        fusion: str = 'decoupled',
     ) -> None:
         super().__init__()
         if adapter_type not in ADAPTER_TYPES:
             raise ValueError(
                 f'adapter_type must be one of {ADAPTER_TYPES} or None, got {adapter_type!r}'
             )
+        if fusion not in STDA_FUSIONS:
+            raise ValueError(f'stda_fusion must be one of {STDA_FUSIONS}, got {fusion!r}')
         for name, size in (
             ('temporal_kernel', temporal_kernel),
             ('spatial_kernel', spatial_kernel),
@@ -80,6 +117,7 @@ class ConvAdapter(BaseModule):
         self.temporal_kernel = temporal_kernel
         self.spatial_kernel = spatial_kernel
         self.causal = causal
+        self.fusion = fusion if adapter_type == 'stda' else None
 
         self.down_proj = nn.Linear(embed_dims, hidden_dims)
         self.act = nn.GELU()
@@ -97,6 +135,12 @@ class ConvAdapter(BaseModule):
                 padding=(0, spatial_pad, spatial_pad),
                 groups=hidden_dims,
             )
+            if fusion == 'decoupled':
+                groups = BRANCH_MIX_GROUPS if hidden_dims % BRANCH_MIX_GROUPS == 0 else 1
+                self.temporal_mix = nn.Conv3d(hidden_dims, hidden_dims, 1, groups=groups)
+                self.spatial_mix = nn.Conv3d(hidden_dims, hidden_dims, 1, groups=groups)
+                self.temporal_scale = nn.Parameter(torch.ones(1))
+                self.spatial_scale = nn.Parameter(torch.ones(1))
         elif adapter_type == 'temporal':
             self.pointwise_conv = nn.Linear(hidden_dims, hidden_dims)
         elif adapter_type == 'joint':
@@ -122,6 +166,13 @@ class ConvAdapter(BaseModule):
                 fan_in = math.prod(conv.kernel_size)
                 nn.init.normal_(conv.weight, std=math.sqrt(2.0 / fan_in))
                 nn.init.zeros_(conv.bias)
+        for mix in (getattr(self, n, None) for n in ('temporal_mix', 'spatial_mix')):
+            if mix is not None:
+                nn.init.normal_(mix.weight, std=math.sqrt(2.0 / mix.weight.shape[1]))
+                nn.init.zeros_(mix.bias)
+        if hasattr(self, 'temporal_scale'):
+            nn.init.ones_(self.temporal_scale)
+            nn.init.ones_(self.spatial_scale)
         if hasattr(self, 'pointwise_conv'):
             nn.init.normal_(self.pointwise_conv.weight, std=math.sqrt(2.0 / self.hidden_dims))
             nn.init.zeros_(self.pointwise_conv.bias)
@@ -133,6 +184,12 @@ class ConvAdapter(BaseModule):
         TruncNormal over every Linear) has touched the adapter layers."""
         self.reset_parameters()
         self._is_init = True
+
+    def branch_scales(self) -> dict[str, Tensor] | None:
+        """The decoupled STDA branch scales ``s_t``, ``s_s`` (None for other adapters)."""
+        if self.fusion != 'decoupled':
+            return None
+        return dict(temporal=self.temporal_scale, spatial=self.spatial_scale)
 
     def _pad_time(self, h: Tensor, cache: Tensor | None) -> tuple[Tensor, Tensor | None]:
         """Pad ``h`` (B, r, T, H, W) along time; return it and the new cache."""
@@ -177,16 +234,18 @@ class ConvAdapter(BaseModule):
         h = self.act(self.down_proj(x))
         h_grid = h.reshape(batch_size, -1, *grid_hw, self.hidden_dims)  # (B, T', H', W', r)
         h_cf = h_grid.permute(0, 4, 1, 2, 3)  # (B, r, T', H', W') for conv3d
-        new_cache = None
-        if self.adapter_type == 'stda':
-            padded, new_cache = self._pad_time(h_cf, cache)
+        padded, new_cache = self._pad_time(h_cf, cache)
+        if self.fusion == 'decoupled':
+            temporal = self.temporal_mix(self.act(self.temporal_conv(padded)))
+            spatial = self.spatial_mix(self.act(self.spatial_conv(h_cf)))
+            branches = self.temporal_scale * temporal + self.spatial_scale * spatial
+            fused = h_grid + branches.permute(0, 2, 3, 4, 1)
+        elif self.fusion == 'cross':
             branches = self.temporal_conv(padded) + self.spatial_conv(h_cf)
             fused = h_grid + branches.permute(0, 2, 3, 4, 1)
         elif self.adapter_type == 'temporal':
-            padded, new_cache = self._pad_time(h_cf, cache)
             fused = h_grid + self.pointwise_conv(self.temporal_conv(padded).permute(0, 2, 3, 4, 1))
         else:
-            padded, new_cache = self._pad_time(h_cf, cache)
             fused = h_grid + self.joint_conv(padded).permute(0, 2, 3, 4, 1)
         out = self.up_proj(fused.reshape(h.shape)) * self.gamma
         return x + out, new_cache

@@ -9,12 +9,12 @@ from mmaction.models.backbones.vit_mae import get_sinusoid_encoding
 from mmaction.registry import MODELS
 from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks.transformer import PatchEmbed
-from mmengine.logging import print_log
+from mmengine.logging import MessageHub, print_log
 from mmengine.model import BaseModule, ModuleList
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _NormBase
 
-from .adapters import ADAPTER_TYPES
+from .adapters import ADAPTER_TYPES, STDA_FUSIONS
 from .checkpoint_convert import (
     convert_opentad_adapters,
     convert_to_mmaction_vit,
@@ -51,8 +51,10 @@ class DecoupledAdapterViT(BaseModule):
     their initial (identity) state. Additions:
 
     - an adapter after each selected block (see ``ConvAdapter`` in
-      ``adapters.py``; ``'stda'`` fuses its temporal and spatial depthwise
-      branches by a residual sum);
+      ``adapters.py``): by default STDA, whose temporal and spatial depthwise
+      branches each have their own GELU, pointwise channel mixing and
+      learnable scale, so that the fused adapter is not one depthwise kernel
+      (``stda_fusion='cross'`` keeps the plain linear sum, which is);
     - windows of several clips: the input time T may be any multiple of
       ``num_frames``; attention runs within each clip (with the same position
       embedding for every clip) while the adapters' temporal convolutions run
@@ -63,6 +65,23 @@ class DecoupledAdapterViT(BaseModule):
     - a frozen trunk by default, gradient checkpointing, fused attention
       (``F.scaled_dot_product_attention``) and automatic conversion of
       MMAction2, official VideoMAEv2 and OpenTAD checkpoints.
+
+    Trainable parameters with ``adapter_ratio=0.25`` and kernels 3/3, and their
+    share of the whole backbone (adapters included; counted by
+    ``tools/analysis/benchmark_backbone.py``, ViT-g on the meta device):
+
+    ================  ===============  ================  =====================
+    adapter           ViT-S (21.9M)    ViT-g (1011.6M)   structure
+    ================  ===============  ================  =====================
+    STDA decoupled    1.02M (4.45%)    44.9M (4.25%)     2 branches, own mix
+    STDA cross        0.91M (3.98%)    39.9M (3.80%)     one cross kernel
+    AdaTAD TIA        1.01M (4.40%)    44.7M (4.24%)     temporal + full 1x1
+    joint (3,3,3)     0.92M (4.05%)    40.1M (3.81%)     one full kernel
+    ================  ===============  ================  =====================
+
+    (``adapter_type='temporal'`` is AdaTAD's temporal-informative adapter,
+    TIA: same bottleneck, one depthwise temporal conv and a full ``r x r``
+    1x1 conv.)
 
     Shapes: input ``(B, 3, T, H, W)`` with ``T = n_clips * num_frames``; tokens
     on a ``(T', H', W')`` grid with ``T' = T // tubelet_size``,
@@ -114,8 +133,13 @@ class DecoupledAdapterViT(BaseModule):
             ``'huge'`` or ``'giant'``. Explicit arguments override it.
             Defaults to None (the ``VisionTransformer`` defaults, i.e. base).
         adapter_type (str, optional): ``'stda'``, ``'temporal'`` (AdaTAD-like),
-            ``'joint'`` (one 3D depthwise kernel) or None (no adapter).
-            Defaults to 'stda'.
+            ``'joint'`` (one 3D depthwise kernel) or None (no adapter: the
+            head alone trains, a linear probe). Defaults to 'stda'.
+        stda_fusion (str): How ``'stda'`` fuses its branches: ``'decoupled'``
+            (each branch with its own nonlinearity, pointwise mixing and
+            logged scale) or ``'cross'`` (the linear sum
+            ``h + temporal(h) + spatial(h)``, equal to one cross-shaped
+            depthwise kernel; for the ablation). Defaults to 'decoupled'.
         adapter_index (list[int], optional): Blocks followed by an adapter
             (negative indices count from the end). Defaults to None (all).
         adapter_ratio (float): Adapter bottleneck width / C. Defaults to 0.25.
@@ -163,6 +187,7 @@ class DecoupledAdapterViT(BaseModule):
         return_feat_map: bool = False,
         arch: str | None = None,
         adapter_type: str | None = 'stda',
+        stda_fusion: str = 'decoupled',
         adapter_index: list[int] | None = None,
         adapter_ratio: float = 0.25,
         adapter_temporal_kernel: int = 3,
@@ -193,6 +218,10 @@ class DecoupledAdapterViT(BaseModule):
             raise ValueError(
                 f'adapter_type must be one of {list(ADAPTER_TYPES)} or None, got {adapter_type!r}'
             )
+        if stda_fusion not in STDA_FUSIONS:
+            raise ValueError(
+                f'stda_fusion must be one of {list(STDA_FUSIONS)}, got {stda_fusion!r}'
+            )
         preset = ARCH_SETTINGS[arch or 'base']
         patch_size = patch_size if patch_size is not None else preset['patch_size']
         embed_dims = embed_dims if embed_dims is not None else preset['embed_dims']
@@ -212,6 +241,7 @@ class DecoupledAdapterViT(BaseModule):
         self.num_frames = num_frames
         self.tubelet_size = tubelet_size
         self.adapter_type = adapter_type
+        self.stda_fusion = stda_fusion
         self.causal = causal
         self.freeze_backbone = freeze_backbone
         self.return_feat_map = return_feat_map
@@ -242,6 +272,7 @@ class DecoupledAdapterViT(BaseModule):
             temporal_kernel=adapter_temporal_kernel,
             spatial_kernel=adapter_spatial_kernel,
             causal=causal,
+            fusion=stda_fusion,
         )
         # Python floats, not torch.linspace(...).item(): the model must build on
         # the meta device (parameter counts of ViT-g without allocating it).
@@ -325,9 +356,12 @@ class DecoupledAdapterViT(BaseModule):
         total = sum(p.numel() for p in self.parameters())
         trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
         adapters = sum(p.numel() for n, p in self.named_parameters() if self._is_adapter_param(n))
+        kind = self.adapter_type
+        if kind == 'stda':
+            kind = f'stda, {self.stda_fusion} fusion'
         print_log(
             f'{type(self).__name__}: {trainable:,} trainable / {total:,} total parameters '
-            f'({100 * trainable / max(total, 1):.2f}%); adapters ({self.adapter_type}, '
+            f'({100 * trainable / max(total, 1):.2f}%); adapters ({kind}, '
             f'{len(self.adapter_index)} blocks): {adapters:,}',
             logger='current',
         )
@@ -342,6 +376,35 @@ class DecoupledAdapterViT(BaseModule):
                 ):
                     module.eval()
         return self
+
+    def branch_scales(self) -> dict[str, float]:
+        """Mean learnt scale of each decoupled STDA branch over the adapters.
+
+        Returns:
+            dict[str, float]: ``{'temporal': s_t, 'spatial': s_s}``, empty unless
+            the adapters are STDA with decoupled fusion.
+        """
+        scales = [b.adapter.branch_scales() for b in self.blocks if b.adapter is not None]
+        scales = [s for s in scales if s is not None]
+        if not scales:
+            return {}
+        with torch.no_grad():
+            return {
+                name: float(torch.stack([s[name] for s in scales]).mean())
+                for name in ('temporal', 'spatial')
+            }
+
+    def _log_branch_scales(self) -> None:
+        """Publish the branch scales as ``train/stda/*_scale`` scalars.
+
+        mmengine's ``LogProcessor`` writes every ``train/`` scalar of the message
+        hub to the text log and the visualizer backends (TensorBoard,
+        ``vis_data/scalars.json``), so each branch's contribution is followed
+        over training without a dedicated hook.
+        """
+        message_hub = MessageHub.get_current_instance()
+        for name, value in self.branch_scales().items():
+            message_hub.update_scalar(f'train/stda/{name}_scale', value)
 
     # ---------------------------------------------------------------- forward
     def _pos_embed_for(self, grid_hw: tuple[int, int]) -> Tensor:
@@ -401,6 +464,8 @@ class DecoupledAdapterViT(BaseModule):
             ``return_feat_map``, else ``(B, C)`` pooled over the whole window.
         """
         self._check_input(x)
+        if self.training and self.stda_fusion == 'decoupled' and self.adapter_type == 'stda':
+            self._log_branch_scales()
         batch_size = x.shape[0]
         tokens, grid_hw = self._embed(x)
         tokens, _ = self._run_blocks(tokens, batch_size, grid_hw, None)

@@ -22,6 +22,7 @@ def randomized_causal_model(**extra) -> DecoupledAdapterViT:
     'extra',
     [
         dict(adapter_type='stda'),
+        dict(adapter_type='stda', stda_fusion='cross'),
         dict(adapter_type='temporal'),
         dict(adapter_type='joint'),
         dict(adapter_type='stda', adapter_temporal_kernel=5, adapter_index=[1]),

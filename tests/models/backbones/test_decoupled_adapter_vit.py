@@ -129,10 +129,17 @@ def test_adapter_temporal_conv_crosses_clip_boundaries():
     assert (first - first_changed).abs().max() > 1e-3
 
 
-@pytest.mark.parametrize('adapter_type', ['stda', 'temporal', 'joint'])
-def test_causal_output_ignores_later_clips(adapter_type):
+@pytest.mark.parametrize(
+    'adapter_type, stda_fusion',
+    [('stda', 'decoupled'), ('stda', 'cross'), ('temporal', 'cross'), ('joint', 'cross')],
+)
+def test_causal_output_ignores_later_clips(adapter_type, stda_fusion):
     model = DecoupledAdapterViT(
-        **TINY, adapter_type=adapter_type, causal=True, return_feat_map=True
+        **TINY,
+        adapter_type=adapter_type,
+        stda_fusion=stda_fusion,
+        causal=True,
+        return_feat_map=True,
     ).eval()
     randomize_adapters(model)
     x = torch.randn(1, 3, 12, 32, 32)
