@@ -13,6 +13,8 @@ except ImportError:  # run from a source checkout that is not pip-installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import mmstda  # noqa: F401
 
+from mmstda.utils.console import concise_console
+from mmstda.utils.cpu_threads import set_cpu_threads
 from mmstda.utils.launch import (
     UserInputError,
     apply_runner_args,
@@ -96,7 +98,9 @@ def main() -> None:
     args = parse_args()
     with user_errors():
         cfg = merge_args(load_config(args.config, args.cfg_options), args)
-        runner = build_runner(cfg, args.launcher)
+        set_cpu_threads(cfg)
+        with concise_console():
+            runner = build_runner(cfg, args.launcher)
         runner.test()
 
 

@@ -1,9 +1,15 @@
-"""Train a model from a config, with MMAction2's command-line options.
+"""Train a model from a config, then test it, with MMAction2's command-line options.
 
-python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|CKPT]] ...
+python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|CKPT]] [--no-test] ...
+
+After training, the best checkpoint (else the last) is scored on the test split
+by ``tools/test.py`` (in this process, with its defaults: the checkpoint's
+operating point, timelines under WORK_DIR/timelines), and a summary is printed.
 """
 
 import argparse
+import gc
+import importlib.util
 import os.path as osp
 import sys
 
@@ -13,13 +19,23 @@ except ImportError:  # run from a source checkout that is not pip-installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import mmstda  # noqa: F401
 
+from mmengine.dist import is_main_process
+from mmengine.logging import MessageHub
+
+from mmstda.utils.console import concise_console
+from mmstda.utils.cpu_threads import set_cpu_threads
 from mmstda.utils.launch import (
     apply_runner_args,
     build_runner,
     load_config,
     parse_runner_args,
+    require_checkpoint_to_resume,
     user_errors,
 )
+from mmstda.utils.operating_point import read_operating_point
+from mmstda.utils.run_summary import best_checkpoint, format_summary
+
+TOOLS_DIR = osp.dirname(osp.abspath(__file__))
 
 
 def parse_args() -> argparse.Namespace:
@@ -36,6 +52,11 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument('--amp', action='store_true', help='mixed-precision training (GPU)')
     parser.add_argument('--no-validate', action='store_true', help='skip validation')
+    parser.add_argument(
+        '--no-test',
+        action='store_true',
+        help='stop after training (by default the best checkpoint is scored on the test split)',
+    )
     parser.add_argument(
         '--auto-scale-lr', action='store_true', help='scale the LR with the total batch size'
     )
@@ -57,6 +78,7 @@ def merge_args(cfg, args: argparse.Namespace):
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume == 'auto':
+        require_checkpoint_to_resume(cfg.work_dir)
         cfg.resume = True
         cfg.load_from = None
     elif args.resume is not None:
@@ -75,12 +97,88 @@ def merge_args(cfg, args: argparse.Namespace):
     return cfg
 
 
+def raw_option_values(argv: list[str], option: str) -> list[str]:
+    """The words given after ``option`` on the command line, as typed."""
+    if option not in argv:
+        return []
+    values = []
+    for word in argv[argv.index(option) + 1 :]:
+        if word.startswith('--'):
+            break
+        values.append(word)
+    return values
+
+
+def run_test_tool(argv: list[str]) -> dict:
+    """Run ``tools/test.py`` in this process as ``python tools/test.py *argv`` would.
+
+    In-process rather than a subprocess so that a distributed run tests on the
+    process group it trained on.
+
+    Returns:
+        dict: The test split's scalar metrics (``runner.test()``'s, recorded by
+        mmengine's RuntimeInfoHook in the test runner's message hub).
+    """
+    spec = importlib.util.spec_from_file_location(
+        'mmstda_test_tool', osp.join(TOOLS_DIR, 'test.py')
+    )
+    test_tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(test_tool)
+    saved_argv = sys.argv
+    sys.argv = [spec.origin, *argv]  # the tool reads its options from sys.argv
+    try:
+        test_tool.main()
+    finally:
+        sys.argv = saved_argv
+    scalars = MessageHub.get_current_instance().log_scalars
+    return {k[len('test/') :]: v.current() for k, v in scalars.items() if k.startswith('test/')}
+
+
+def can_test(cfg) -> bool:
+    return all(cfg.get(key) for key in ('test_dataloader', 'test_cfg', 'test_evaluator'))
+
+
 def main() -> None:
     args = parse_args()
     with user_errors():
         cfg = merge_args(load_config(args.config, args.cfg_options), args)
-        runner = build_runner(cfg, args.launcher)
+        set_cpu_threads(cfg)
+        with concise_console():
+            runner = build_runner(cfg, args.launcher)
         runner.train()
+        if args.no_test or not can_test(cfg):
+            return
+        checkpoint = best_checkpoint(runner.message_hub)
+        if checkpoint is None:
+            return
+        best_val = runner.message_hub.runtime_info.get('best_score')
+        del runner
+        gc.collect()
+        timeline_dir = osp.join(cfg.work_dir, 'timelines')
+        test_argv = [
+            args.config,
+            checkpoint,
+            '--work-dir',
+            cfg.work_dir,
+            '--show-dir',
+            timeline_dir,
+        ]
+        test_argv += ['--launcher', args.launcher]
+        options = raw_option_values(sys.argv[1:], '--cfg-options')
+        metrics = run_test_tool(test_argv + (['--cfg-options', *options] if options else []))
+        if is_main_process():
+            point = read_operating_point(checkpoint) or {}
+            summary = format_summary(
+                config=args.config,
+                checkpoint=checkpoint,
+                test_metrics=metrics,
+                val_f1=point.get('val_f1', best_val),
+                score_thr=point.get('score_thr'),
+                work_dir=cfg.work_dir,
+                timeline_dir=timeline_dir,
+                tools_dir=TOOLS_DIR,
+            )
+            print(summary, flush=True)
 
 
 if __name__ == '__main__':
