@@ -15,6 +15,7 @@ except ImportError:  # run from a source checkout that is not pip-installed
 
 from mmstda.utils.console import concise_console
 from mmstda.utils.cpu_threads import set_cpu_threads
+from mmstda.utils.checkpoint import require_matching_checkpoint
 from mmstda.utils.launch import (
     UserInputError,
     apply_runner_args,
@@ -101,6 +102,7 @@ def main() -> None:
         set_cpu_threads(cfg)
         with concise_console():
             runner = build_runner(cfg, args.launcher)
+        require_matching_checkpoint(runner, cfg.load_from)
         runner.test()
 
 

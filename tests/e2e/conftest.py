@@ -24,9 +24,19 @@ def run_tiny(tiny_smg):
 
     ``run_tiny('train', *args)`` runs ``tools/train.py``; with ``nproc=2`` it runs
     ``tools/dist_train.sh`` instead (for ``'test'``, ``args[0]`` is the checkpoint).
+    Training stops before the test split (``--no-test``) unless ``then_test=True``.
     """
 
-    def run(tool: str, *args: str, cfg_options=(), popen: bool = False, nproc: int = 0):
+    def run(
+        tool: str,
+        *args: str,
+        cfg_options=(),
+        popen: bool = False,
+        nproc: int = 0,
+        then_test: bool = False,
+    ):
+        if tool == 'train' and not then_test:
+            args = (*args, '--no-test')
         data = [f'{s}_dataloader.dataset.data_root={tiny_smg}' for s in ('train', 'val', 'test')]
         options = ['--cfg-options', *data, *cfg_options]
         if not nproc:
@@ -37,7 +47,7 @@ def run_tiny(tiny_smg):
         else:
             command = ['bash', f'tools/dist_{tool}.sh', TINY_CONFIG, str(nproc), *args, *options]
         env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
-        env.update(OMP_NUM_THREADS='1', PORT=str(29500 + os.getpid() % 1000))
+        env.update(OMP_NUM_THREADS='1', PORT=str(29500 + os.getpid() % 1000), PYTHON=sys.executable)
         if popen:
             return subprocess.Popen(
                 command,

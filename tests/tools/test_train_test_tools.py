@@ -72,7 +72,10 @@ def test_test_tool_reports_missing_checkpoint(tmp_path):
 
 
 def test_dist_train_on_two_cpu_processes_logs_on_both_ranks(tmp_path, toy_cfg_options):
-    env = dict(os.environ, PORT=str(29500 + os.getpid() % 1000))
+    # PYTHON picks the interpreter: the venv's python need not be first on PATH.
+    venv_bin = osp.dirname(sys.executable)
+    path = os.pathsep.join(p for p in os.environ['PATH'].split(os.pathsep) if p != venv_bin)
+    env = dict(os.environ, PORT=str(29500 + os.getpid() % 1000), PYTHON=sys.executable, PATH=path)
     result = subprocess.run(
         ['bash', 'tools/dist_train.sh', TOY_CONFIG, '2', '--work-dir', str(tmp_path),
          '--cfg-options', *toy_cfg_options, 'train_cfg.max_epochs=1']
