@@ -46,3 +46,18 @@ def toy_cfg_options(toy_videos) -> list[str]:
         f'train_dataloader.dataset.ann_file={toy_videos}/ann.txt',
         f'train_dataloader.dataset.data_prefix.video={toy_videos}',
     ]
+
+
+@pytest.fixture(scope='session')
+def damaged_video(tmp_path_factory) -> str:
+    """A 200-frame 32 px mp4 whose middle fifth is zeroed: decoding fails from frame 71.
+
+    The container still declares 200 frames, so opening and probing it succeed.
+    """
+    path = tmp_path_factory.mktemp('damaged') / 'damaged.mp4'
+    write_video(str(path), num_frames=200)
+    data = bytearray(path.read_bytes())
+    start, length = int(len(data) * 0.4), int(len(data) * 0.2)
+    data[start : start + length] = bytes(length)
+    path.write_bytes(bytes(data))
+    return str(path)

@@ -25,6 +25,7 @@ except ImportError:  # run from a source checkout without installing
     import mmstda  # noqa: F401
 
 from mmstda.apis import init_online_recognizer
+from mmstda.utils.launch import UserInputError, user_errors
 from mmstda.visualization import draw_timeline
 
 CSV_HEADER = ['video_id', 'label', 'start_frame', 'end_frame', 'score']
@@ -41,6 +42,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--device', default='cpu', help='torch device')
     parser.add_argument('--chunk-frames', type=int, default=8, help='frames read per step')
     parser.add_argument('--video-id', default=None, help='id in the CSV (default: file stem)')
+    parser.add_argument(
+        '--allow-partial',
+        action='store_true',
+        help='keep going (with a warning) when fewer frames decode than the file declares',
+    )
     parser.add_argument(
         '--threads',
         type=int,
@@ -71,6 +77,27 @@ def read_frames(path: str, chunk_frames: int):
         capture.release()
 
 
+def check_decoded_all(
+    video: str, num_frames: int, declared: int | None, allow_partial: bool
+) -> None:
+    """Refuse (or, with ``allow_partial``, loudly warn about) a video cut short.
+
+    OpenCV stops at the first frame it cannot decode, which would otherwise pass
+    for the end of the video.
+    """
+    if declared is None or num_frames >= declared:
+        return
+    message = (
+        f'{video}: decoding stopped at frame {num_frames} of the {declared} frames the file '
+        'declares (damaged or truncated file)'
+    )
+    if not allow_partial:
+        raise UserInputError(
+            f'{message}; re-encode it, or pass --allow-partial to keep the first {num_frames}'
+        )
+    print(f'WARNING: {message}; keeping the first {num_frames} frames', file=sys.stderr)
+
+
 def read_finelabels(path: str) -> list[tuple[int, int, int]]:
     """Rows ``label,start_frame,end_frame`` (1-based label, no header) of a start-kit file."""
     rows = []
@@ -79,15 +106,15 @@ def read_finelabels(path: str) -> list[tuple[int, int, int]]:
             if not row or not ''.join(row).strip():
                 continue
             if len(row) < 3:
-                raise ValueError(
+                raise UserInputError(
                     f'{path}:{line_no}: expected label,start_frame,end_frame, got {row}'
                 )
             try:
                 label, start, end = (int(float(v)) for v in row[:3])
             except ValueError as err:
-                raise ValueError(f'{path}:{line_no}: non-numeric field in {row}') from err
+                raise UserInputError(f'{path}:{line_no}: non-numeric field in {row}') from err
             if end < start:
-                raise ValueError(f'{path}:{line_no}: end_frame {end} < start_frame {start}')
+                raise UserInputError(f'{path}:{line_no}: end_frame {end} < start_frame {start}')
             rows.append((label, start, end))
     return rows
 
@@ -107,7 +134,7 @@ def write_csv(path: str, video_id: str, segments: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.ann and not args.show:
-        raise SystemExit('--ann only feeds the timeline: give --show PNG as well')
+        raise UserInputError('--ann only feeds the timeline: give --show PNG as well')
     if not osp.isfile(args.video):
         raise FileNotFoundError(f'video not found: {args.video}')
     if args.threads:
@@ -129,6 +156,7 @@ def main(argv: list[str] | None = None) -> None:
             bar.set_postfix(fps=f'{fps:.1f}', segments=len(segments))
         segments += recognizer.finish()
         bar.set_postfix(fps=f'{fps:.1f}', segments=len(segments))
+    check_decoded_all(args.video, num_frames, total, args.allow_partial)
 
     video_id = args.video_id or osp.splitext(osp.basename(args.video))[0]
     write_csv(args.out, video_id, segments)
@@ -148,4 +176,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    with user_errors():
+        main()

@@ -13,9 +13,9 @@ except ImportError:  # run from a source checkout that is not pip-installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import mmstda  # noqa: F401
 
+from mmstda.utils.checkpoint import require_matching_checkpoint
 from mmstda.utils.console import concise_console
 from mmstda.utils.cpu_threads import set_cpu_threads
-from mmstda.utils.checkpoint import require_matching_checkpoint
 from mmstda.utils.launch import (
     UserInputError,
     apply_runner_args,

@@ -7,11 +7,11 @@ import numpy as np
 import torch
 from mmaction.registry import MODELS, TRANSFORMS
 from mmengine.config import Config
-from mmengine.runner import load_checkpoint
 from torch import Tensor
 
 from mmstda.datasets.smg_meta import SMG_CLASSES
 from mmstda.models.heads import Segment
+from mmstda.utils.checkpoint import load_model_weights
 
 # Pipeline steps that change only the frames' pixels; the others (sampling, decoding,
 # packing) are replaced by the recognizer's own buffering.
@@ -45,8 +45,10 @@ class OnlineRecognizer:
         frame_interval: int = 1,
         class_names: Sequence[str] | None = None,
     ) -> None:
+        if isinstance(frame_interval, bool) or not isinstance(frame_interval, int | np.integer):
+            raise TypeError(f'frame_interval must be an int >= 1, got {frame_interval!r}')
         if frame_interval < 1:
-            raise ValueError(f'frame_interval must be >= 1, got {frame_interval}')
+            raise ValueError(f'frame_interval must be an int >= 1, got {frame_interval}')
         if not callable(getattr(model.head, 'forward_stream', None)):
             raise ValueError(
                 f'online recognition needs a streaming head (OnlineTADHead, causal=True); '
@@ -88,8 +90,9 @@ class OnlineRecognizer:
         """Feed the next frames of the video.
 
         Args:
-            frames (np.ndarray): uint8 RGB frames ``(N, H, W, 3)``, N >= 1 (a single
-                ``(H, W, 3)`` frame is accepted too).
+            frames (np.ndarray): uint8 RGB frames ``(N, H, W, 3)`` (a single
+                ``(H, W, 3)`` frame is accepted too). An empty chunk (N = 0) is a
+                no-op.
 
         Returns:
             list[dict]: Segments finalised during this call (the caller keeps the
@@ -98,12 +101,16 @@ class OnlineRecognizer:
             from the start of the video) and ``score``.
         """
         frames = np.asarray(frames)
-        if frames.ndim == 3:
+        given = frames.shape
+        if frames.ndim == 3 and frames.shape[-1] == 3:
             frames = frames[None]
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
             raise ValueError(
-                f'frames must be uint8 RGB of shape (N, H, W, 3), got {frames.dtype} {frames.shape}'
+                f'frames must be uint8 RGB of shape (N, H, W, 3), got {frames.dtype} {given} '
+                '(one (H, W, 3) frame is accepted too; convert grayscale frames to RGB first)'
             )
+        if len(frames) == 0:
+            return []
         if self._frame_shape is None:
             self._frame_shape = frames.shape[1:]
         elif frames.shape[1:] != self._frame_shape:
@@ -265,13 +272,14 @@ def init_online_recognizer(
         raise ValueError(f'config {getattr(cfg, "filename", config)} has no `model` entry')
     model = MODELS.build(cfg.model)
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint, map_location='cpu')
+        # Strict: a checkpoint of another model must not run on random weights.
+        load_model_weights(model, checkpoint)
     model.to(device)
     pipeline = _test_pipeline(cfg)
     steps = [s for s in pipeline if str(s.get('type', '')).split('.')[-1] in _SPATIAL_TRANSFORMS]
     return OnlineRecognizer(
         model,
         transforms=_SpatialTransforms(steps) if steps else None,
-        frame_interval=frame_interval or _frame_interval(cfg, pipeline),
+        frame_interval=_frame_interval(cfg, pipeline) if frame_interval is None else frame_interval,
         class_names=class_names or _class_names(cfg),
     )

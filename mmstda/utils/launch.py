@@ -8,6 +8,7 @@ inside mmengine, and makes CPU-only distributed runs work on mmengine 0.10.7.
 import argparse
 import contextlib
 import difflib
+import inspect
 import logging
 import os
 import os.path as osp
@@ -19,9 +20,7 @@ import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
 from mmengine.registry import Registry
 
-
-class UserInputError(ValueError):
-    """An error in what the user passed: shown without a traceback by the tools."""
+from .errors import UserInputError
 
 
 def load_config(path: str, cfg_options: dict | None = None) -> Config:
@@ -37,6 +36,7 @@ def load_config(path: str, cfg_options: dict | None = None) -> Config:
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     check_component_types(cfg, source=path)
+    check_dataset_arguments(cfg, source=path)
     return cfg
 
 
@@ -91,6 +91,101 @@ def check_component_types(cfg: Config, source: str = 'config') -> None:
         )
 
 
+def _accepted_arguments(cls: type) -> set[str] | None:
+    """Keyword arguments ``cls(...)`` accepts; None when ``**kwargs`` goes to an unknown place.
+
+    A constructor with ``**kwargs`` is taken to pass them on to the next class of
+    the MRO (as mmengine datasets do), up to one without ``**kwargs``.
+    """
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if '__init__' not in vars(klass) or klass is object:
+            continue
+        parameters = inspect.signature(klass.__init__).parameters.values()
+        names |= {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind == p.VAR_KEYWORD for p in parameters):
+            return names - {'self'}
+    return None
+
+
+def _iter_dataset_cfgs(node, path: str) -> Iterator[tuple[str, dict]]:
+    # Wrappers (RepeatDataset, ConcatDataset, ...) hold ``dataset`` or ``datasets``.
+    if not isinstance(node, dict):
+        return
+    yield path, node
+    if isinstance(node.get('dataset'), dict):
+        yield from _iter_dataset_cfgs(node['dataset'], f'{path}.dataset')
+    for index, child in enumerate(node.get('datasets') or []):
+        yield from _iter_dataset_cfgs(child, f'{path}.datasets[{index}]')
+
+
+def check_dataset_arguments(cfg: Config, source: str = 'config') -> None:
+    """Fail early, naming the key, when a dataset config has an argument its class lacks.
+
+    Otherwise a misspelt argument (``windw_frames``) surfaces as a ``TypeError``
+    traceback from deep inside the dataloader construction.
+    """
+    from mmaction.registry import DATASETS
+
+    for split in ('train', 'val', 'test'):
+        loader = cfg.get(f'{split}_dataloader')
+        if not isinstance(loader, dict):
+            continue
+        for field, dataset in _iter_dataset_cfgs(
+            loader.get('dataset'), f'{split}_dataloader.dataset'
+        ):
+            name = dataset.get('type')
+            try:
+                cls = DATASETS.get(name) if isinstance(name, str) else name
+            except Exception:  # a scope whose package cannot be imported
+                cls = None
+            accepted = _accepted_arguments(cls) if inspect.isclass(cls) else None
+            if accepted is None:
+                continue
+            for key in dataset:
+                # ``_scope_`` is read by mmengine's registry, not by the class.
+                if key in ('type', '_scope_') or key in accepted:
+                    continue
+                close = difflib.get_close_matches(key, sorted(accepted), n=3)
+                hint = (
+                    f'Did you mean {", ".join(repr(c) for c in close)}?'
+                    if close
+                    else f'Expected one of {sorted(accepted)}.'
+                )
+                raise UserInputError(
+                    f'{source}: {field}.{key} is not an argument of {cls.__name__}. {hint}'
+                )
+
+
+def recorded_checkpoint(work_dir: str) -> str | None:
+    """The checkpoint named by ``work_dir/last_checkpoint`` (mmengine's record), or None.
+
+    Raises:
+        UserInputError: The record names a file that does not exist.
+    """
+    record = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(record):
+        return None
+    with open(record) as f:
+        path = f.read().strip()
+    if not osp.isfile(path):
+        raise UserInputError(f'Checkpoint file not found: {path} (recorded in {record})')
+    return path
+
+
+def require_checkpoint_to_resume(work_dir: str) -> None:
+    """Refuse ``--resume`` (without a path) when ``work_dir`` holds nothing to resume.
+
+    mmengine would log a warning and silently train from scratch.
+    """
+    if recorded_checkpoint(work_dir) is None:
+        raise UserInputError(
+            f'--resume: nothing to resume in {work_dir} (no last_checkpoint record, so no '
+            'checkpoint was saved there); drop --resume to train from scratch, or give '
+            '--resume CHECKPOINT'
+        )
+
+
 def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
     """Make ``--launcher pytorch`` train on CPU processes (gloo) with mmengine 0.10.7.
 
@@ -120,13 +215,27 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
         cfg.model_wrapper_cfg = wrapper
 
 
+def one_line(err: BaseException) -> str:
+    """The message of ``err`` as one line.
+
+    An error raised in a dataloader worker reaches the main process with the
+    worker's traceback in its message; the original message is its last line.
+    """
+    text = str(err).strip()
+    if 'Original Traceback' in text:
+        last = text.splitlines()[-1]
+        prefix = f'{type(err).__name__}: '
+        text = last[last.index(prefix) + len(prefix) :] if prefix in last else last
+    return ' '.join(text.split())
+
+
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """Print user-input errors as one line and exit with status 2."""
     try:
         yield
     except (UserInputError, FileNotFoundError) as err:
-        print(f'error: {err}', file=sys.stderr)
+        print(f'error: {one_line(err)}', file=sys.stderr)
         sys.exit(2)
     except KeyError as err:
         # The registries raise KeyError("X is not in the <scope>::<name> registry").
