@@ -1,6 +1,6 @@
-# configs/stda_demo.py shrunk for tests: 32 px, 16-frame windows of 2 clips, a
+# configs/stda_demo_scratch.py shrunk for tests: 32 px, 16-frame windows of 2 clips, a
 # 1-block ViT, ASBA on. Tests point data_root at a tiny generated dataset.
-_base_ = ['../../../configs/stda_demo.py']
+_base_ = ['../../../configs/stda_demo_scratch.py']
 
 data_root = 'data/tiny_synthetic_smg'
 _window = dict(data_root=data_root, window_frames=16, frame_interval=2)
