@@ -29,6 +29,27 @@ class Segment:
     score: float
 
 
+@dataclass(frozen=True)
+class OngoingRun:
+    """A gesture in progress: an open run of one class (decoder frame indices).
+
+    Attributes:
+        start (int): First frame of the run.
+        label (int): 0-based class index.
+        score (float): Mean class probability over the run so far.
+        current_score (float): Class probability on the latest frame.
+    """
+
+    start: int
+    label: int
+    score: float
+    current_score: float
+
+
+# Slack on the tIoU bound: NMS compares float32 tIoUs, the bound is float64.
+_IOU_SLACK = 1e-6
+
+
 class SegmentDecoder:
     """Streaming decoder: class runs, boundary splits, minimum duration, then 1D NMS.
 
@@ -36,9 +57,24 @@ class SegmentDecoder:
     split before frame ``t`` when the start-ness at ``t`` reaches ``boundary_thr`` and
     after frame ``t`` when the end-ness at ``t`` does, so back-to-back gestures of one
     class come out as separate segments. Segments shorter than ``min_duration`` frames
-    are dropped. NMS runs on groups of overlapping segments as soon as no open run can
-    still overlap them; greedy NMS only ever compares overlapping segments, so this gives
-    exactly the result of one NMS over the whole video, with bounded memory.
+    are dropped, then greedy 1D NMS keeps the best of segments overlapping by more than
+    ``nms_iou_thr``.
+
+    Streaming gives exactly the segments of one NMS over the whole video. Greedy NMS
+    decomposes over the groups of segments linked by tIoU > ``nms_iou_thr``, so a
+    closed segment is emitted as soon as no segment still to come can join its group.
+    Only open runs can (new runs start after every closed segment ends), and a run
+    open since ``s`` can at frame ``t`` reach at most
+    ``(b - max(a, s)) / (t - min(a, s))`` with a closed ``[a, b)``: the longer it lasts,
+    the less it can suppress. Hence:
+
+    - a class that stays on for minutes never delays the segments of other classes
+      (it cannot reach their tIoU);
+    - a closed segment waits at most ``(1 / nms_iou_thr - 1)`` times the length of
+      the longest segment of its NMS group (one segment length at 0.5);
+    - the decoder holds K open runs plus a few pending segments per open run
+      (each must overlap it by more than ``nms_iou_thr`` of its current length),
+      whatever the video's length.
 
     Args:
         num_classes (int): Number of classes K.
@@ -68,6 +104,8 @@ class SegmentDecoder:
             raise ValueError(f'score_thr must be in [0, 1], got {score_thr}')
         if min_duration < 1:
             raise ValueError(f'min_duration must be >= 1 frame, got {min_duration}')
+        if not 0.0 < nms_iou_thr <= 1.0:
+            raise ValueError(f'nms_iou_thr must be in (0, 1], got {nms_iou_thr}')
         self.num_classes = num_classes
         self.score_thr = score_thr
         self.boundary_thr = boundary_thr
@@ -82,12 +120,28 @@ class SegmentDecoder:
         self._run_open = np.zeros(self.num_classes, dtype=bool)
         self._run_start = np.zeros(self.num_classes, dtype=np.int64)
         self._run_sum = np.zeros(self.num_classes, dtype=np.float64)
+        self._last_score = np.zeros(self.num_classes, dtype=np.float64)
         self._pending: list[Segment] = []
 
     @property
     def num_pending(self) -> int:
-        """Closed segments still waiting for NMS (bounded by what open runs overlap)."""
+        """Closed segments an open run may still suppress (bounded, see the class doc)."""
         return len(self._pending)
+
+    def ongoing(self) -> list[OngoingRun]:
+        """The runs open now, i.e. gestures that started and have not ended.
+
+        Returns:
+            list[OngoingRun]: One per open class, by start then label. A run
+            shorter than ``min_duration``, or suppressed by NMS when it closes,
+            never becomes a segment.
+        """
+        runs = []
+        for label in np.flatnonzero(self._run_open):
+            start = int(self._run_start[label])
+            score = float(self._run_sum[label] / max(self.frame_index - start, 1))
+            runs.append(OngoingRun(start, int(label), score, float(self._last_score[label])))
+        return sorted(runs, key=lambda r: (r.start, r.label))
 
     def update(self, cls_scores: np.ndarray, boundary_scores: np.ndarray) -> list[Segment]:
         """Consume the next frames and return the segments finalised by them.
@@ -122,16 +176,17 @@ class SegmentDecoder:
             self._run_sum[opening] = 0.0
             self._run_open |= opening
             self._run_sum[active] += scores[active]
+            self._last_score = scores.copy()
             if end_ness >= self.boundary_thr:
                 self._close_runs(self._run_open.copy(), end=t + 1)
             self.frame_index += 1
             finalised.extend(self._release())
-        return finalised
+        return sorted(finalised, key=lambda s: (s.start, s.label))
 
     def finish(self) -> list[Segment]:
         """Close every open run at the current frame and return what is left."""
         self._close_runs(self._run_open.copy(), end=self.frame_index)
-        return self._release()
+        return sorted(self._release(), key=lambda s: (s.start, s.label))
 
     def _close_runs(self, mask: np.ndarray, end: int) -> None:
         for label in np.flatnonzero(mask):
@@ -141,27 +196,46 @@ class SegmentDecoder:
                 self._pending.append(Segment(start, end, int(label), score))
         self._run_open &= ~mask
 
+    def _may_interact(self, label_a: np.ndarray, label_b: np.ndarray) -> np.ndarray:
+        if self.nms_class_agnostic:
+            return np.ones((len(label_a), len(label_b)), dtype=bool)
+        return label_a[:, None] == label_b[None, :]
+
     def _release(self) -> list[Segment]:
-        """NMS over the overlap groups that no open run can reach any more."""
+        """NMS over the groups of pending segments that no open run can join any more."""
         if not self._pending:
             return []
-        horizon = int(self._run_start[self._run_open].min()) if self._run_open.any() else None
-        pending = sorted(self._pending, key=lambda s: (s.start, s.end, s.label))
-        released, kept, group, group_end = [], [], [], 0
-        for segment in pending + [None]:
-            if segment is not None and group and segment.start < group_end:
-                group.append(segment)
-                group_end = max(group_end, segment.end)
-                continue
-            # A group reaching into an open run may still be suppressed through it.
-            if group and (horizon is None or group_end <= horizon):
-                released.extend(self._nms(group))
+        bounds = np.array([[s.start, s.end] for s in self._pending], dtype=np.float64)
+        labels = np.array([s.label for s in self._pending], dtype=np.int64)
+        # Links between pending segments: tIoU above the NMS threshold.
+        inter = np.minimum(bounds[:, None, 1], bounds[None, :, 1]) - np.maximum(
+            bounds[:, None, 0], bounds[None, :, 0]
+        )
+        hull = np.maximum(bounds[:, None, 1], bounds[None, :, 1]) - np.minimum(
+            bounds[:, None, 0], bounds[None, :, 0]
+        )
+        linked = (inter / hull > self.nms_iou_thr - _IOU_SLACK) & self._may_interact(labels, labels)
+        # Segments an open run could still reach: bound its tIoU over every future end.
+        reachable = np.zeros(len(self._pending), dtype=bool)
+        open_labels = np.flatnonzero(self._run_open)
+        if len(open_labels):
+            run_starts = self._run_start[open_labels].astype(np.float64)
+            best_inter = bounds[:, None, 1] - np.maximum(bounds[:, None, 0], run_starts[None])
+            least_hull = self.frame_index - np.minimum(bounds[:, None, 0], run_starts[None])
+            bound = np.where(best_inter > 0, best_inter / least_hull, 0.0)
+            reach = (bound > self.nms_iou_thr - _IOU_SLACK) & self._may_interact(
+                labels, open_labels
+            )
+            reachable = reach.any(axis=1)
+        released, kept = [], []
+        for group in _connected_groups(linked):
+            segments = [self._pending[i] for i in group]
+            if reachable[group].any():
+                kept.extend(segments)
             else:
-                kept.extend(group)
-            if segment is not None:
-                group, group_end = [segment], segment.end
+                released.extend(self._nms(segments))
         self._pending = kept
-        return sorted(released, key=lambda s: (s.start, s.label))
+        return released
 
     def _nms(self, group: list[Segment]) -> list[Segment]:
         if len(group) == 1:
@@ -173,6 +247,25 @@ class SegmentDecoder:
             labels = torch.zeros_like(labels)
         keep = batched_nms_1d(segments, scores, labels, self.nms_iou_thr)
         return [group[i] for i in keep.tolist()]
+
+
+def _connected_groups(linked: np.ndarray) -> list[list[int]]:
+    """Connected components of a symmetric boolean adjacency matrix, in index order."""
+    group_of = -np.ones(len(linked), dtype=np.int64)
+    groups = []
+    for seed in range(len(linked)):
+        if group_of[seed] >= 0:
+            continue
+        group_of[seed] = len(groups)
+        group, frontier = [seed], [seed]
+        while frontier:
+            node = frontier.pop()
+            for other in np.flatnonzero(linked[node] & (group_of < 0)):
+                group_of[other] = len(groups)
+                group.append(int(other))
+                frontier.append(int(other))
+        groups.append(sorted(group))
+    return groups
 
 
 def decode_segments(

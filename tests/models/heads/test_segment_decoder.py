@@ -1,7 +1,10 @@
 import numpy as np
 import pytest
+import torch
 
 from mmstda.models.heads import Segment, SegmentDecoder, decode_segments
+from mmstda.models.heads.segment_decoder import OngoingRun
+from mmstda.structures import batched_nms_1d
 
 
 def _scores(columns: list[list[float]]) -> np.ndarray:
@@ -68,15 +71,26 @@ def test_segment_is_released_as_soon_as_nothing_later_can_suppress_it():
     assert decoder.finish() == []
 
 
-def test_segment_overlapping_an_open_run_waits_for_it():
-    # class 0 closes at frame 3 while class 1 (open since frame 2) may still suppress it.
+def test_segment_waits_only_while_an_open_run_can_still_suppress_it():
+    # class 0 on [0, 4) closes at frame 4; class 1 has been on since frame 1. If class 1
+    # ended at 5 its segment [1, 5) would have tIoU 3/5 > 0.5 with [0, 4): wait.
     decoder = SegmentDecoder(2, score_thr=0.5, nms_iou_thr=0.5)
-    cls = _scores([[0.9, 0.9, 0.9, 0.0, 0.0], [0.0, 0.0, 0.7, 0.7, 0.7]])
-    assert decoder.update(cls, _no_boundaries(5)) == []
+    cls = _scores([[0.9] * 4 + [0.0] * 2, [0.0] + [0.7] * 5])
+    assert decoder.update(cls, _no_boundaries(6)) == []
     assert decoder.num_pending == 1
-    # tIoU of (0, 3) and (2, 6) is 1/6: both survive once class 1 closes.
-    released = decoder.update(_scores([[0.0], [0.0]]), _no_boundaries(1))
-    assert [(s.start, s.end, s.label) for s in released] == [(0, 3, 0), (2, 5, 1)]
+    # From frame 7 on class 1 can reach at most 3/7 < 0.5: released while it is still on.
+    released = decoder.update(_scores([[0.0], [0.7]]), _no_boundaries(1))
+    assert [(s.start, s.end, s.label) for s in released] == [(0, 4, 0)]
+    assert decoder.num_pending == 0
+    assert [(s.start, s.end, s.label) for s in decoder.finish()] == [(1, 7, 1)]
+
+
+def test_held_segment_is_suppressed_when_the_open_run_ends_close_to_it():
+    decoder = SegmentDecoder(2, score_thr=0.5, nms_iou_thr=0.5)
+    cls = _scores([[0.6] * 4 + [0.0] * 2, [0.0] + [0.9] * 4 + [0.0]])
+    # class 1 [1, 5) scores 0.9 and has tIoU 3/5 with class 0's [0, 4) (0.6).
+    segments = decoder.update(cls, _no_boundaries(6)) + decoder.finish()
+    assert [(s.start, s.end, s.label) for s in segments] == [(1, 5, 1)]
 
 
 def test_streaming_in_chunks_equals_decoding_at_once():
@@ -100,3 +114,121 @@ def test_bad_shapes_raise_clear_errors():
         decoder.update(np.zeros((4, 2)), np.zeros((4, 2)))
     with pytest.raises(ValueError, match=r'boundary_scores must have shape \(4, 2\)'):
         decoder.update(np.zeros((4, 3)), np.zeros((4, 1)))
+
+
+def _global_nms_oracle(cls, boundaries, **cfg):
+    """Every run, then one class-agnostic greedy NMS over the whole sequence."""
+    nms_iou_thr = cfg.pop('nms_iou_thr')
+    everything = decode_segments(cls, boundaries, nms_iou_thr=1.0, **cfg)
+    keep = batched_nms_1d(
+        torch.tensor([[s.start, s.end] for s in everything], dtype=torch.float64),
+        torch.tensor([s.score for s in everything], dtype=torch.float64),
+        torch.zeros(len(everything), dtype=torch.long),
+        nms_iou_thr,
+    )
+    kept = [everything[i] for i in keep.tolist()]
+    return everything, sorted(kept, key=lambda s: (s.start, s.label))
+
+
+def _stream(decoder, cls, boundaries, chunks):
+    """Feed ragged chunks; return (segment, native frames seen when emitted) pairs."""
+    emitted, start, i, max_pending = [], 0, 0, 0
+    while start < len(cls):
+        stop = start + chunks[i % len(chunks)]
+        for segment in decoder.update(cls[start:stop], boundaries[start:stop]):
+            emitted.append((segment, min(stop, len(cls))))
+        max_pending = max(max_pending, decoder.num_pending)
+        start, i = stop, i + 1
+    emitted += [(segment, len(cls)) for segment in decoder.finish()]
+    return emitted, max_pending
+
+
+def _smooth_random_scores(num_frames, num_classes, seed):
+    # Piecewise-constant probabilities: runs of varied length that overlap across classes.
+    rng = np.random.default_rng(seed)
+    levels = rng.random((num_frames // 10 + 1, num_classes))
+    return np.repeat(levels, 10, axis=0)[:num_frames] + rng.normal(
+        0, 0.05, (num_frames, num_classes)
+    )
+
+
+@pytest.mark.parametrize('seed', [0, 1, 2])
+def test_streaming_ragged_chunks_equals_one_global_nms(seed):
+    cls = _smooth_random_scores(3000, 4, seed)
+    boundaries = np.random.default_rng(seed).random((3000, 2)) * 0.55
+    cfg = dict(score_thr=0.55, boundary_thr=0.54, min_duration=3, nms_iou_thr=0.4)
+    everything, oracle = _global_nms_oracle(cls, boundaries, **cfg)
+    assert len(oracle) > 50 and len(everything) > len(oracle) + 20  # NMS really works
+    emitted, _ = _stream(SegmentDecoder(4, **cfg), cls, boundaries, chunks=(1, 16, 5, 33, 2))
+    assert sorted((s for s, _ in emitted), key=lambda s: (s.start, s.label)) == oracle
+
+
+def test_a_class_held_on_for_minutes_does_not_delay_other_classes():
+    # The issue's reproduction: class 0 at 0.35 (above 0.3) for 20,000 frames; class 1
+    # has a 40-frame gesture every 200 frames. Fed 16 frames at a time.
+    num_frames = 20_000
+    cls = np.zeros((num_frames, 2))
+    cls[:, 0] = 0.35
+    gesture_starts = np.arange(100, num_frames - 100, 200)
+    for start in gesture_starts:
+        cls[start : start + 40, 1] = 0.8
+    emitted, max_pending = _stream(
+        SegmentDecoder(2, score_thr=0.3), cls, _no_boundaries(num_frames), chunks=(16,)
+    )
+    gestures = [(s, at) for s, at in emitted if s.label == 1]
+    assert [(s.start, s.end) for s, _ in gestures] == [(g, g + 40) for g in gesture_starts]
+    # Each one is emitted with the chunk that closes it.
+    assert max(at - s.end for s, at in gestures) <= 16
+    assert max_pending <= 1
+    held = [s for s, _ in emitted if s.label == 0]
+    assert [(s.start, s.end) for s in held] == [(0, num_frames)]
+
+
+def test_flickering_scores_keep_pending_state_and_latency_bounded():
+    rng = np.random.default_rng(0)
+    num_frames, num_classes = 20_000, 5
+    # Every class flickers around the threshold, frame by frame.
+    cls = 0.3 + rng.normal(0, 0.05, (num_frames, num_classes))
+    cfg = dict(score_thr=0.3, min_duration=2, nms_iou_thr=0.5)
+    emitted, max_pending = _stream(
+        SegmentDecoder(num_classes, **cfg), cls, _no_boundaries(num_frames), chunks=(16, 7)
+    )
+    assert len(emitted) > 1000
+    assert max_pending <= 2 * num_classes
+    # A segment waits at most (1 / 0.5 - 1) x the longest segment of its NMS group,
+    # plus the chunk that emits it.
+    longest = max(s.end - s.start for s, _ in emitted)
+    assert longest < 40
+    assert max(at - s.end for s, at in emitted[:-10]) <= longest + 16
+    _, oracle = _global_nms_oracle(cls, _no_boundaries(num_frames), **cfg)
+    assert sorted((s for s, _ in emitted), key=lambda s: (s.start, s.label)) == oracle
+
+
+def test_every_class_on_at_once_keeps_pending_state_bounded():
+    # All classes above threshold all the time, each dipping for one frame every 300
+    # frames at its own offset: every segment overlaps open runs of every other class.
+    num_frames, num_classes = 30_000, 6
+    cls = np.full((num_frames, num_classes), 0.6)
+    for label in range(num_classes):
+        cls[label * 50 :: 300, label] = 0.1
+    cls += np.arange(num_classes) * 0.01  # distinct scores: NMS has a clear winner
+    cfg = dict(score_thr=0.3, nms_iou_thr=0.5)
+    emitted, max_pending = _stream(
+        SegmentDecoder(num_classes, **cfg), cls, _no_boundaries(num_frames), chunks=(16,)
+    )
+    assert max_pending <= 2 * num_classes
+    # At most (1 / 0.5 - 1) x 300 frames after a segment ends, plus one chunk.
+    assert max(at - s.end for s, at in emitted[:-num_classes]) <= 300 + 16
+    _, oracle = _global_nms_oracle(cls, _no_boundaries(num_frames), **cfg)
+    assert sorted((s for s, _ in emitted), key=lambda s: (s.start, s.label)) == oracle
+
+
+def test_ongoing_lists_open_runs_with_start_and_scores():
+    decoder = SegmentDecoder(3, score_thr=0.5)
+    decoder.update(_scores([[0.9, 0.7, 0.8], [0.0, 0.6, 0.9], [0.0] * 3]), _no_boundaries(3))
+    assert decoder.ongoing() == [
+        OngoingRun(0, 0, pytest.approx(0.8), pytest.approx(0.8)),
+        OngoingRun(1, 1, pytest.approx(0.75), pytest.approx(0.9)),
+    ]
+    decoder.update(_scores([[0.1], [0.1], [0.1]]), _no_boundaries(1))
+    assert decoder.ongoing() == []
