@@ -51,13 +51,74 @@ def class_balanced_weights(class_counts: Sequence[int], beta: float | None = Non
     return inv * (len(inv) / inv.sum())
 
 
-def class_rarity(class_counts: Sequence[int], beta: float | None = None) -> np.ndarray:
-    """Rarity in ``[0, 1]`` per class: 0 for the most common, 1 for the rarest.
+RARITY_SCALES = ('median', 'minmax')
 
-    It is ``1 / E_n`` rescaled linearly between the most and the least common
-    class; all classes get 0 when they are equally common.
+
+def class_rarity(
+    class_counts: Sequence[int], beta: float | None = None, scale: str = 'median'
+) -> np.ndarray:
+    """Rarity in ``[0, 1]`` per class from the effective numbers ``E_k``.
+
+    ``scale='median'`` (the default) measures each class against the median
+    class, on an absolute scale:
+
+        ``rarity_k = E_med / (E_med + E_k)``, ``E_med = median_k E_k``.
+
+    It is 0.5 for a class as common as the median class, tends to 1 for a class
+    much rarer than it and to 0 for one much more common; equivalently the
+    odds ``rarity / (1 - rarity)`` are the class-balanced weight ``1 / E_k``
+    relative to the median class's. No single extreme class sets the scale:
+    counts ``[100, 99]`` give ``[0.499, 0.501]`` (not ``[0, 1]``), and adding
+    one very common or very rare class moves the others only through the
+    median (``[1000, 500, 20]`` gives ``[0.37, 0.5, 0.96]``, where min/max
+    rescaling gives ``[0, 0.02, 1]``). Equally common classes all get 0.5.
+
+    ``scale='minmax'`` (the former rule, kept for the ablation) rescales
+    ``1 / E_k`` linearly between the most and the least common class: 0 for the
+    most common, 1 for the rarest, all 0 when they are equally common.
+
+    SMG's 17 training counts (``beta = (N - 1) / N``, N = 2452), and the ASBA
+    intensity they give at the neutral difficulty 0.5 (``rarity_weight`` 0.5,
+    intensity range [0, 1]):
+
+    =====  ==============  ==============  ================  ================
+    count  rarity minmax   rarity median   intensity minmax  intensity median
+    =====  ==============  ==============  ================  ================
+    724    0.000           0.061           0.250             0.280
+    720    0.000           0.061           0.250             0.281
+    249    0.024           0.147           0.262             0.323
+    175    0.039           0.194           0.270             0.347
+    167    0.042           0.201           0.271             0.351
+    101    0.078           0.291           0.289             0.396
+    63     0.132           0.395           0.316             0.448
+    48     0.177           0.461           0.339             0.481
+    41     0.210           0.500           0.355             0.500
+    40     0.215           0.506           0.358             0.503
+    39     0.221           0.512           0.361             0.506
+    21     0.421           0.660           0.461             0.580
+    19     0.467           0.682           0.484             0.591
+    14     0.638           0.744           0.569             0.622
+    11     0.816           0.787           0.658             0.644
+    11     0.816           0.787           0.658             0.644
+    9      1.000           0.819           0.750             0.660
+    =====  ==============  ==============  ================  ================
+
+    Args:
+        class_counts (Sequence[int]): Training instances per class, length K.
+        beta (float, optional): Effective-number beta in [0, 1); None uses
+            :func:`default_beta`. Defaults to None.
+        scale (str): ``'median'`` or ``'minmax'``. Defaults to 'median'.
+
+    Returns:
+        np.ndarray: Rarity per class, shape ``(K,)``.
     """
-    inv = 1.0 / effective_numbers(class_counts, beta)
+    if scale not in RARITY_SCALES:
+        raise ValueError(f'rarity scale must be one of {RARITY_SCALES}, got {scale!r}')
+    effective = effective_numbers(class_counts, beta)
+    if scale == 'median':
+        reference = float(np.median(effective))
+        return reference / (reference + effective)
+    inv = 1.0 / effective
     span = inv.max() - inv.min()
     if span <= 0:
         return np.zeros_like(inv)

@@ -1,8 +1,10 @@
+import copy
 import importlib.util
 import json
 import multiprocessing
 import os
 import os.path as osp
+import random
 import uuid
 from types import SimpleNamespace
 
@@ -18,8 +20,9 @@ from mmengine.visualization import Visualizer
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from mmstda.datasets.transforms import ASBATransform
+from mmstda.datasets.transforms import ASBATransform, asba_intensity
 from mmstda.engine.hooks import ASBAHook, ClassBalanceHook
+from mmstda.engine.hooks.asba_hook import _without_asba, ema_difficulty, frame_detection_counts
 from mmstda.engine.hooks.dataset_utils import iter_pipeline_transforms, training_class_counts
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -35,6 +38,7 @@ NO_AUG = dict(
     slow_down=(0.0, 0.0),
     speed_warp=(0.0, 0.0),
 )
+HIT, MISS = 10.0, -10.0  # logits: sigmoid 0.99995 and 0.00005
 
 
 class IntensityDataset(Dataset):
@@ -60,27 +64,67 @@ class IntensityDataset(Dataset):
         return torch.tensor([results['asba_intensity'], os.getpid()], dtype=torch.float64)
 
 
+class ScriptedProbe(Dataset):
+    """Un-augmented probe windows with scripted logits: window k holds ``frames``
+    frames of class k, of which the first ``rates[k] * frames`` are detected."""
+
+    def __init__(self, rates, frames: int = 10):
+        self.rates = list(rates)
+        self.frames = frames
+
+    def __len__(self):
+        return len(self.rates)
+
+    def __getitem__(self, k):
+        logits = torch.full((len(self.rates), self.frames), MISS)
+        logits[k, : round(self.rates[k] * self.frames)] = HIT
+        return logits, torch.full((self.frames,), k)
+
+
+def collate_probe(items):
+    return dict(
+        inputs=torch.stack([i[0] for i in items]), data_samples=torch.stack([i[1] for i in items])
+    )
+
+
+def probe_loader(rates, **kwargs) -> DataLoader:
+    return DataLoader(
+        ScriptedProbe(rates, **kwargs), batch_size=len(rates), collate_fn=collate_probe
+    )
+
+
 class FakeHead(nn.Module):
-    """Stands in for the online TAD head: stores class_stats in loss()."""
+    """The head's part of the probe contract: frame labels and the decoding threshold."""
 
-    def __init__(self):
+    def __init__(self, score_thr=0.5):
         super().__init__()
-        self.class_stats = None
+        self.test_cfg = dict(score_thr=score_thr)
 
-    def loss(self, correct, total):
-        self.class_stats = dict(
-            correct=torch.tensor(correct, dtype=torch.float32),
-            total=torch.tensor(total, dtype=torch.float32),
-        )
+    def get_targets(self, data_samples, num_frames):
+        assert data_samples.shape[-1] == num_frames
+        return data_samples, None
 
 
 class FakeModel(nn.Module):
-    def __init__(self):
+    """``mode='tensor'`` returns the probe's scripted logits; records the mode it ran in."""
+
+    def __init__(self, score_thr=0.5):
         super().__init__()
-        self.head = FakeHead()
+        self.head = FakeHead(score_thr)
+        self.training_flags = []
+
+    @staticmethod
+    def data_preprocessor(batch, training):
+        assert training is False
+        return batch
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        assert mode == 'tensor'
+        self.training_flags.append(self.training)
+        return inputs, None
 
 
-def make_runner(dataset, num_workers=0, visualizer=None, **loader_kwargs):
+def make_runner(dataset, probe, num_workers=0, visualizer=None, **loader_kwargs):
     loader = DataLoader(
         dataset,
         batch_size=1,
@@ -95,96 +139,288 @@ def make_runner(dataset, num_workers=0, visualizer=None, **loader_kwargs):
         visualizer=visualizer or SimpleNamespace(add_scalars=lambda *args, **kwargs: None),
         iter=0,
         epoch=0,
+        seed=0,
     )
 
 
 def rare_class_transform(**kwargs):
-    # Two classes: class 1 is the rarer, so its rarity is exactly 1.
+    # Two classes; median effective number of [100, 10] is their mean, 55:
+    # rarity = 55 / (55 + E_k).
     asba = ASBATransform(num_classes=2, initial_difficulty=0.5, **NO_AUG, **kwargs)
     asba.set_class_counts([100, 10])
     return asba
 
 
-# ---------------------------------------------------------- the signal path
-def test_difficulty_is_ema_of_one_minus_recall_and_unseen_classes_keep_theirs():
-    asba = ASBATransform(num_classes=3, initial_difficulty=0.5, **NO_AUG)
-    asba.set_class_counts([30, 20, 10])
-    runner = make_runner(IntensityDataset(asba, 0, 4, [30, 20, 10]))
-    hook = HOOKS.build(dict(type='ASBAHook', interval=2, momentum=0.5))
+# ------------------------------------------------------------- the signal
+def test_a_frame_counts_as_detected_only_above_the_threshold_and_as_top_class():
+    # 4 frames of class 0, 1 of class 1, 1 background (label 2).
+    scores = torch.tensor(
+        [
+            [3e-4, 1e-4, 1e-5],  # class 0 is the arg-max, but far below the threshold
+            [0.6, 0.1, 0.1],  # above the threshold and top: detected
+            [0.5, 0.7, 0.1],  # above the threshold but class 1 is higher: missed
+            [0.3, 0.0, 0.0],  # top but just below 0.4: missed
+            [0.1, 0.45, 0.0],  # class 1, detected
+            [0.9, 0.9, 0.9],  # background: not counted
+        ]
+    ).T[None, :2]  # (1, K=2, T=6)
+    labels = torch.tensor([[0, 0, 0, 0, 1, 2]])
+    detected, total = frame_detection_counts(scores, labels, score_thr=0.4, num_classes=2)
+    assert detected.tolist() == [1.0, 1.0]
+    assert total.tolist() == [4.0, 1.0]
+    with pytest.raises(ValueError, match=r'do not match frame labels \(1, 5\)'):
+        frame_detection_counts(scores, labels[:, :5], 0.4, 2)
+
+
+def test_ema_moves_only_classes_with_frames():
+    new = ema_difficulty(
+        torch.tensor([0.5, 0.5, 0.5], dtype=torch.float64),
+        detected=torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64),
+        total=torch.tensor([4.0, 2.0, 0.0], dtype=torch.float64),
+        momentum=0.5,
+    )
+    # class 0 misses 3/4 -> 0.5 * 0.5 + 0.5 * 0.75; class 1 misses all; class 2 unseen.
+    np.testing.assert_allclose(new.numpy(), [0.625, 0.75, 0.5])
+
+
+def test_never_detected_class_goes_to_one_and_always_detected_class_to_zero():
+    asba = rare_class_transform()
+    runner = make_runner(IntensityDataset(asba, 0, 2, [100, 10]), probe=None)
+    hook = HOOKS.build(dict(type='ASBAHook', interval=1, momentum=0.3))
+    hook.probe_dataloader = probe_loader([0.0, 1.0])
     hook.before_train(runner)
+    for step in range(20):
+        runner.iter = step
+        hook.after_train_iter(runner, batch_idx=step)
+    assert asba.difficulty[0] > 0.99 and asba.difficulty[1] < 0.01
+    assert hook.num_updates == 20
+    # The probe ran in eval mode and the model went back to training mode after it.
+    assert set(runner.model.training_flags) == {False} and runner.model.training
 
-    runner.model.head.loss(correct=[1, 0, 0], total=[2, 1, 0])
-    hook.after_train_iter(runner, batch_idx=0)  # iteration 1: accumulate only
-    np.testing.assert_allclose(asba.difficulty, [0.5, 0.5, 0.5])
-    hook.after_train_iter(runner, batch_idx=0)  # same stats object: not counted twice
-    runner.iter = 1
-    runner.model.head.loss(correct=[1, 0, 0], total=[2, 1, 0])
-    hook.after_train_iter(runner, batch_idx=1)  # iteration 2: update
-    # recall: class 0 = 2/4 -> d = 0.5*0.5 + 0.5*0.5; class 1 = 0/2 -> 0.5*0.5 + 0.5*1;
-    # class 2 had no frames and keeps 0.5.
-    np.testing.assert_allclose(asba.difficulty, [0.5, 0.75, 0.5])
-    np.testing.assert_allclose(hook.difficulty.numpy(), [0.5, 0.75, 0.5])
 
-    runner.iter = 2
-    runner.model.head.loss(correct=[4, 0, 1], total=[4, 0, 1])
-    hook.after_train_iter(runner, batch_idx=2)
-    hook.after_train_epoch(runner)  # the epoch end publishes the leftover
-    np.testing.assert_allclose(asba.difficulty, [0.25, 0.75, 0.25])
-    assert hook.num_updates == 2
+def test_threshold_comes_from_the_head_unless_given():
+    asba = rare_class_transform()
+    runner = make_runner(IntensityDataset(asba, 0, 2, [100, 10]), probe=None)
+    # Detected frames score sigmoid(10) ~ 0.99995: a threshold above that sees no hit.
+    runner.model.head.test_cfg['score_thr'] = 0.99999
+    hook = ASBAHook(interval=1, momentum=1.0, probe_dataloader=probe_loader([1.0, 1.0]))
+    hook.before_train(runner)
+    hook.after_train_iter(runner, batch_idx=0)
+    np.testing.assert_allclose(asba.difficulty, [1.0, 1.0])
+    explicit = ASBAHook(
+        interval=1, momentum=1.0, score_thr=0.5, probe_dataloader=probe_loader([1.0, 1.0])
+    )
+    explicit.before_train(runner)
+    explicit.after_train_iter(runner, batch_idx=0)
+    np.testing.assert_allclose(asba.difficulty, [0.0, 0.0])
+
+
+class SkillProbe(Dataset):
+    """A window of class k, optionally through ASBA; the model detects its frames with
+    probability ``skill * (1 - harm * intensity)``: augmentation makes detection harder."""
+
+    def __init__(self, asba, skill, harm, num_classes, frames=100):
+        self.asba, self.skill, self.harm = asba, skill, harm
+        self.num_classes, self.frames = num_classes, frames
+
+    def __len__(self):
+        return self.num_classes
+
+    def __getitem__(self, k):
+        intensity = 0.0
+        if self.asba is not None:
+            window = dict(
+                imgs=[np.zeros((2, 2, 3), np.uint8)],
+                gt_segments=np.array([[0.0, 1.0]], np.float32),
+                gt_labels=np.array([k]),
+                frame_interval=1,
+            )
+            intensity = self.asba(window)['asba_intensity']
+        hits = round(self.frames * self.skill * (1.0 - self.harm * intensity))
+        logits = torch.full((self.num_classes, self.frames), MISS)
+        logits[k, :hits] = HIT
+        return logits, torch.full((self.frames,), k)
+
+
+def test_feedback_simulation_converges_to_the_clean_miss_rate():
+    """Every class is equally easy (clean skill 0.8) and augmentation hurts detection.
+    Measured on un-augmented probe windows, the difficulty of every class settles
+    at the clean miss rate 0.2 from any start; fed with the same windows after
+    ASBA (the old signal), the loop settles where ASBA itself puts it."""
+    skill, harm, num_classes = 0.8, 0.9, 3
+
+    def simulate(probe_through_asba: bool) -> list[np.ndarray]:
+        asba = ASBATransform(num_classes=num_classes, **NO_AUG)
+        asba.set_class_counts([10] * num_classes)
+        asba.set_difficulty([0.9, 0.5, 0.1])  # classes start far apart
+        runner = make_runner(IntensityDataset(asba, 0, 2, [10] * num_classes), probe=None)
+        dataset = SkillProbe(asba if probe_through_asba else None, skill, harm, num_classes)
+        loader = DataLoader(dataset, batch_size=num_classes, collate_fn=collate_probe)
+        hook = ASBAHook(interval=1, momentum=0.3, probe_dataloader=loader)
+        hook.before_train(runner)
+        history = []
+        for step in range(40):
+            runner.iter = step
+            hook.after_train_iter(runner, batch_idx=step)
+            history.append(asba.difficulty)
+        return history
+
+    history = simulate(probe_through_asba=False)
+    np.testing.assert_allclose(history[-1], 1 - skill, atol=0.01)
+    assert np.abs(history[-1] - history[-2]).max() < 1e-3  # settled, not drifting
+    assert np.ptp(history[-1]) < 0.01  # equally easy classes end equally augmented
+
+    # Control: the loop through the augmented windows ends at the fixed point of
+    # d = 1 - skill * (1 - harm * (0.5 * 0.5 + 0.5 * d)), i.e. 0.59, three times
+    # the true miss rate: ASBA's own intensity decides how hard the classes look.
+    controlled = simulate(probe_through_asba=True)[-1]
+    np.testing.assert_allclose(controlled, 0.38 / 0.64, atol=0.02)
+
+
+def test_probe_leaves_training_random_streams_alone_and_repeats_per_update():
+    asba = rare_class_transform()
+    runner = make_runner(IntensityDataset(asba, 0, 2, [100, 10]), probe=None)
+
+    class RandomProbe(Dataset):
+        def __len__(self):
+            return 8
+
+        def __getitem__(self, k):
+            hit = np.random.rand() < 0.5  # the probe pipeline draws random numbers
+            logits = torch.full((2, 4), MISS)
+            logits[k % 2] = HIT if hit else MISS
+            return logits, torch.full((4,), k % 2)
+
+    def run_probes(num_updates_before: int) -> tuple[np.ndarray, tuple]:
+        loader = DataLoader(RandomProbe(), batch_size=4, shuffle=True, collate_fn=collate_probe)
+        hook = ASBAHook(interval=1, momentum=1.0, probe_dataloader=loader)
+        hook.before_train(runner)
+        hook.num_updates = num_updates_before
+        random.seed(1), np.random.seed(1), torch.manual_seed(1)
+        hook.after_train_iter(runner, batch_idx=0)
+        return asba.difficulty, (random.random(), np.random.rand(), torch.rand(1).item())
+
+    difficulty, streams = run_probes(3)
+    random.seed(1), np.random.seed(1), torch.manual_seed(1)
+    assert streams == (random.random(), np.random.rand(), torch.rand(1).item())
+    # Probe number 3 measures the same windows again (a resumed run does).
+    np.testing.assert_array_equal(run_probes(3)[0], difficulty)
 
 
 def test_update_is_seen_by_persistent_workers_in_their_next_batches():
     asba = rare_class_transform()
     dataset = IntensityDataset(asba, label=1, length=12, class_counts=[100, 10])
-    runner = make_runner(dataset, num_workers=2, prefetch_factor=1)
-    hook = ASBAHook(interval=1, momentum=0.5)
+    runner = make_runner(dataset, probe=None, num_workers=2, prefetch_factor=1)
+    hook = ASBAHook(interval=1, momentum=0.5, probe_dataloader=probe_loader([1.0, 0.0]))
     hook.before_train(runner)
+    rarity = asba.rarity[1]
 
     first_epoch = torch.cat(list(runner.train_dataloader))
-    # rarity 1, neutral difficulty 0.5 -> 0.5 * 1 + 0.5 * 0.5
-    np.testing.assert_allclose(first_epoch[:, 0], 0.75)
+    np.testing.assert_allclose(first_epoch[:, 0], 0.5 * rarity + 0.5 * 0.5)
     worker_pids = set(first_epoch[:, 1].long().tolist())
     assert len(worker_pids) == 2 and os.getpid() not in worker_pids
 
-    runner.model.head.loss(correct=[0, 0], total=[0, 5])  # class 1 never recalled
-    hook.after_train_iter(runner, batch_idx=0)
+    hook.after_train_iter(runner, batch_idx=0)  # class 1 never detected: 0.5 -> 0.75
     second_epoch = torch.cat(list(runner.train_dataloader))
-    # the same worker processes, now at difficulty 0.75 -> 0.5 + 0.5 * 0.75
     assert set(second_epoch[:, 1].long().tolist()) == worker_pids
-    np.testing.assert_allclose(second_epoch[:, 0], 0.875)
+    np.testing.assert_allclose(second_epoch[:, 0], 0.5 * rarity + 0.5 * 0.75)
 
     # Mid-epoch: batches requested after the update (beyond the 2 * 1 prefetched) see it.
     loader_iter = iter(runner.train_dataloader)
     first_batch = next(loader_iter)
-    runner.model.head.loss(correct=[0, 0], total=[0, 5])
-    hook.after_train_iter(runner, batch_idx=1)
+    hook.after_train_iter(runner, batch_idx=1)  # 0.75 -> 0.875
     rest = torch.cat(list(loader_iter))
-    np.testing.assert_allclose(first_batch[:, 0], 0.875)
-    # difficulty 0.875 -> 0.5 + 0.5 * 0.875
-    np.testing.assert_allclose(rest[2:, 0], 0.9375)
+    np.testing.assert_allclose(first_batch[:, 0], 0.5 * rarity + 0.5 * 0.75)
+    np.testing.assert_allclose(rest[2:, 0], 0.5 * rarity + 0.5 * 0.875)
 
 
-def _rank_main(rank, init_file, stats, out_dir):
+def test_update_reaches_spawned_workers_too():
+    # Python 3.14 defaults to forkserver on Linux and macOS uses spawn: the
+    # shared tensor must travel by handle, not by copy.
+    asba = rare_class_transform()
+    dataset = IntensityDataset(asba, label=1, length=4, class_counts=[100, 10])
+    runner = make_runner(dataset, probe=None, num_workers=2, multiprocessing_context='spawn')
+    hook = ASBAHook(interval=1, momentum=1.0, probe_dataloader=probe_loader([1.0, 1.0]))
+    hook.before_train(runner)
+    rarity = asba.rarity[1]
+    np.testing.assert_allclose(torch.cat(list(runner.train_dataloader))[:, 0], rarity / 2 + 0.25)
+    hook.after_train_iter(runner, batch_idx=0)  # always detected: difficulty 0
+    np.testing.assert_allclose(torch.cat(list(runner.train_dataloader))[:, 0], rarity / 2)
+
+
+# --------------------------------------------------------- shared memory
+def test_a_deep_copied_dataset_is_refused_with_what_to_change():
+    asba = rare_class_transform()
+    dataset = copy.deepcopy(IntensityDataset(asba, 1, 4, [100, 10]))  # what mmengine does
+    runner = make_runner(dataset, probe=None, num_workers=2)
+    hook = ASBAHook(probe_dataloader=probe_loader([1.0, 1.0]))
+    with pytest.raises(RuntimeError, match='outside shared memory') as err:
+        hook.before_train(runner)
+    assert 'dataset=dict(type=' in str(err.value) and 'num_workers=0' in str(err.value)
+    # Without workers the main process reads the very object the hook updates.
+    ASBAHook(probe_dataloader=probe_loader([1.0, 1.0])).before_train(
+        make_runner(dataset, probe=None, num_workers=0)
+    )
+    # The dataset as built (not copied) passes.
+    ASBAHook(probe_dataloader=probe_loader([1.0, 1.0])).before_train(
+        make_runner(IntensityDataset(asba, 1, 4, [100, 10]), probe=None, num_workers=2)
+    )
+
+
+# ------------------------------------------------------------ probe data
+def test_probe_config_is_the_training_config_without_asba():
+    cfg = dict(
+        batch_size=4,
+        num_workers=2,
+        dataset=dict(
+            type='RepeatDataset',
+            times=2,
+            dataset=dict(
+                type='SMGDataset',
+                pipeline=[
+                    dict(type='SampleMGWindow'),
+                    dict(type='RandomApply', transforms=[dict(type='ASBATransform')]),
+                    dict(type='ASBATransform', num_classes=17),
+                    dict(type='PackMGInputs'),
+                ],
+            ),
+        ),
+    )
+    stripped = _without_asba(cfg)
+    pipeline = stripped['dataset']['dataset']['pipeline']
+    assert [t['type'] for t in pipeline] == ['SampleMGWindow', 'RandomApply', 'PackMGInputs']
+    assert pipeline[1]['transforms'] == []
+    assert len(cfg['dataset']['dataset']['pipeline']) == 4  # the training config is untouched
+
+
+def test_probe_needs_a_config_or_a_loader():
+    asba = rare_class_transform()
+    runner = make_runner(IntensityDataset(asba, 0, 2, [100, 10]), probe=None)
+    with pytest.raises(ValueError, match='pass probe_dataloader'):
+        ASBAHook().before_train(runner)
+
+
+# ---------------------------------------------------------- distributed
+def _rank_main(rank, init_file, rates, out_dir):
     torch.distributed.init_process_group(
         'gloo', init_method=f'file://{init_file}', rank=rank, world_size=2
     )
     asba = ASBATransform(num_classes=2, initial_difficulty=0.5, **NO_AUG)
     asba.set_class_counts([10, 5])
-    runner = make_runner(IntensityDataset(asba, 0, 2, [10, 5]))
-    hook = ASBAHook(interval=1, momentum=1.0)
+    runner = make_runner(IntensityDataset(asba, 0, 2, [10, 5]), probe=None)
+    hook = ASBAHook(interval=1, momentum=1.0, probe_dataloader=probe_loader(rates[rank]))
     hook.before_train(runner)
-    runner.model.head.loss(*stats[rank])
     hook.after_train_iter(runner, batch_idx=0)
     np.save(osp.join(out_dir, f'rank{rank}.npy'), asba.difficulty)
     torch.distributed.destroy_process_group()
 
 
 def test_ranks_all_reduce_before_publishing(tmp_path):
-    # rank 0 sees class 0 well, rank 1 sees it badly; only rank 1 sees class 1.
-    stats = {0: ([3, 0], [4, 0]), 1: ([1, 1], [4, 4])}
+    # rank 0 detects class 0 well, rank 1 badly; 10 frames per class on each rank.
+    rates = {0: [0.8, 0.5], 1: [0.2, 0.0]}
     context = multiprocessing.get_context('fork')
     procs = [
-        context.Process(target=_rank_main, args=(r, str(tmp_path / 'init'), stats, str(tmp_path)))
+        context.Process(target=_rank_main, args=(r, str(tmp_path / 'init'), rates, str(tmp_path)))
         for r in range(2)
     ]
     for proc in procs:
@@ -193,7 +429,7 @@ def test_ranks_all_reduce_before_publishing(tmp_path):
         proc.join(timeout=60)
         assert proc.exitcode == 0
     per_rank = [np.load(tmp_path / f'rank{r}.npy') for r in range(2)]
-    # global recall: class 0 = 4/8, class 1 = 1/4; momentum 1 -> difficulty = 1 - recall
+    # global detection: class 0 = 10/20, class 1 = 5/20; momentum 1 -> the miss rate
     np.testing.assert_allclose(per_rank[0], [0.5, 0.75])
     np.testing.assert_allclose(per_rank[1], per_rank[0])
 
@@ -201,38 +437,34 @@ def test_ranks_all_reduce_before_publishing(tmp_path):
 # ------------------------------------------------------------- checkpoints
 def test_difficulty_state_survives_a_checkpoint_round_trip(tmp_path):
     asba = rare_class_transform()
-    runner = make_runner(IntensityDataset(asba, 1, 2, [100, 10]))
-    hook = ASBAHook(interval=100, momentum=0.5)
+    runner = make_runner(IntensityDataset(asba, 1, 2, [100, 10]), probe=None)
+    hook = ASBAHook(interval=100, momentum=0.5, probe_dataloader=probe_loader([1.0, 0.3]))
     hook.before_train(runner)
-    runner.model.head.loss(correct=[2, 1], total=[2, 4])
-    hook.after_train_iter(runner, batch_idx=0)
     hook.after_train_epoch(runner)
-    runner.model.head.loss(correct=[1, 0], total=[1, 2])
-    hook.after_train_iter(runner, batch_idx=0)  # pending, not yet published
     checkpoint = {'meta': {}}
     hook.before_save_checkpoint(runner, checkpoint)
     torch.save(checkpoint, tmp_path / 'epoch_1.pth')
 
     # A fresh process: new transform at the neutral value, new hook.
     resumed_asba = rare_class_transform()
-    resumed_runner = make_runner(IntensityDataset(resumed_asba, 1, 2, [100, 10]))
-    resumed_hook = ASBAHook(interval=100, momentum=0.5)
-    resumed_hook.after_load_checkpoint(resumed_runner, torch.load(tmp_path / 'epoch_1.pth'))
+    resumed_runner = make_runner(IntensityDataset(resumed_asba, 1, 2, [100, 10]), probe=None)
+    resumed_hook = ASBAHook(interval=100, momentum=0.5, probe_dataloader=probe_loader([1.0, 0.3]))
+    resumed_hook.after_load_checkpoint(
+        resumed_runner, torch.load(tmp_path / 'epoch_1.pth', weights_only=True)
+    )
     np.testing.assert_allclose(resumed_asba.difficulty, [0.5, 0.5])
     resumed_hook.before_train(resumed_runner)
-    # recall 1 and 1/4 -> 0.5 * 0.5 + 0.5 * 0 and 0.5 * 0.5 + 0.5 * 0.75
-    np.testing.assert_allclose(resumed_asba.difficulty, [0.25, 0.625])
+    # miss rates 0 and 0.7 -> 0.5 * 0.5 + 0.5 * 0 and 0.5 * 0.5 + 0.5 * 0.7
+    np.testing.assert_allclose(resumed_asba.difficulty, [0.25, 0.6])
     assert resumed_hook.num_updates == 1
-    # The pending sums came back too: both runs now make the same next update.
     hook.after_train_epoch(runner)
     resumed_hook.after_train_epoch(resumed_runner)
     np.testing.assert_allclose(resumed_asba.difficulty, asba.difficulty)
-    np.testing.assert_allclose(resumed_asba.difficulty, [0.125, 0.8125])
 
 
 def test_corrupt_checkpoint_state_is_named():
     hook = ASBAHook()
-    with pytest.raises(ValueError, match=r"checkpoint\['asba_state'\] must hold tensors"):
+    with pytest.raises(ValueError, match=r"checkpoint\['asba_state'\] must hold a tensor"):
         hook.after_load_checkpoint(None, {'asba_state': {'difficulty': [0.5]}})
 
 
@@ -249,10 +481,10 @@ def test_transforms_are_found_through_dataset_wrappers_and_nested_pipelines():
 
 def test_hook_fills_class_counts_the_dataset_did_not_give():
     asba = ASBATransform(num_classes=2, **NO_AUG)
-    runner = make_runner(IntensityDataset(asba, 1, 2, class_counts=[100, 10]))
+    runner = make_runner(IntensityDataset(asba, 1, 2, class_counts=[100, 10]), probe=None)
     assert not asba.has_class_counts
-    ASBAHook().before_train(runner)
-    np.testing.assert_allclose(asba.rarity, [0.0, 1.0])
+    ASBAHook(probe_dataloader=probe_loader([1.0, 1.0])).before_train(runner)
+    assert asba.has_class_counts and asba.rarity[1] > asba.rarity[0]
 
 
 def test_class_balance_hook_gives_summed_counts_to_every_module_that_takes_them():
@@ -299,19 +531,19 @@ def test_epoch_end_scalars_reach_the_visualizer_and_plot_asba_draws_them(tmp_pat
         save_dir=str(work_dir / '20260101_000000'),  # the runner passes its log dir
     )
     asba = rare_class_transform()
-    runner = make_runner(IntensityDataset(asba, 1, 2, [100, 10]), visualizer=visualizer)
-    hook = ASBAHook(momentum=1.0)
+    runner = make_runner(IntensityDataset(asba, 1, 2, [100, 10]), probe=None, visualizer=visualizer)
+    rates = [0.0, 0.0]
+    hook = ASBAHook(momentum=1.0, probe_dataloader=probe_loader(rates))
     hook.before_train(runner)
     expected = {}
-    for epoch, recall in enumerate([0.0, 1.0]):
+    for epoch, rate in enumerate([0.0, 1.0]):
         runner.epoch = epoch
-        runner.model.head.loss(correct=[4 * recall, 2 * recall], total=[4, 2])
-        hook.after_train_iter(runner, batch_idx=0)
+        hook.probe_dataloader.dataset.rates[:] = [rate, rate]
         hook.after_train_epoch(runner)
         expected[epoch + 1] = asba.class_intensity()
-    # epoch 1: difficulty 1 -> class 0: 0.5, class 1: 1.0; epoch 2: difficulty 0 -> 0, 0.5
-    np.testing.assert_allclose(expected[1], [0.5, 1.0])
-    np.testing.assert_allclose(expected[2], [0.0, 0.5])
+    # epoch 1: difficulty 1; epoch 2: difficulty 0 (rarity weight 0.5, range [0, 1])
+    np.testing.assert_allclose(expected[1], asba_intensity(asba.rarity, 1.0))
+    np.testing.assert_allclose(expected[2], asba_intensity(asba.rarity, 0.0))
 
     plot_asba = load_plot_tool()
     series = plot_asba.load_asba_scalars(str(work_dir))
@@ -323,7 +555,7 @@ def test_epoch_end_scalars_reach_the_visualizer_and_plot_asba_draws_them(tmp_pat
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
 
 
-def test_plot_asba_reads_a_scalars_file_and_fails_clearly_without_one(tmp_path, capsys):
+def test_plot_asba_reads_a_scalars_file_and_fails_clearly_without_one(tmp_path):
     plot_asba = load_plot_tool()
     vis_dir = tmp_path / 'run' / '20260101_000000' / 'vis_data'
     vis_dir.mkdir(parents=True)
@@ -345,44 +577,29 @@ def test_plot_asba_reads_a_scalars_file_and_fails_clearly_without_one(tmp_path, 
         plot_asba.main([str(tmp_path / 'empty')])
 
 
-def test_update_reaches_spawned_workers_too():
-    # Python 3.14 defaults to forkserver on Linux and macOS uses spawn: the
-    # shared tensor must travel by handle, not by copy.
-    asba = rare_class_transform()
-    dataset = IntensityDataset(asba, label=1, length=4, class_counts=[100, 10])
-    runner = make_runner(dataset, num_workers=2, multiprocessing_context='spawn')
-    hook = ASBAHook(interval=1, momentum=1.0)
-    hook.before_train(runner)
-    np.testing.assert_allclose(torch.cat(list(runner.train_dataloader))[:, 0], 0.75)
-    runner.model.head.loss(correct=[0, 5], total=[0, 5])  # class 1 always recalled
-    hook.after_train_iter(runner, batch_idx=0)
-    # difficulty 0 -> 0.5 * 1 + 0.5 * 0
-    np.testing.assert_allclose(torch.cat(list(runner.train_dataloader))[:, 0], 0.5)
-
-
+# ------------------------------------------------------------ real runner
 class ToyModel(BaseModel):
-    """A 2-class classifier whose head reports class_stats like the online TAD head."""
+    """A 2-class frame classifier following the probe contract."""
 
     def __init__(self):
         super().__init__()
-        self.head = FakeHead()
-        self.head.fc = nn.Linear(1, 2)
+        self.head = FakeHead(score_thr=0.5)
+        self.fc = nn.Linear(1, 2)
 
-    def forward(self, inputs, labels=None, mode='loss'):
-        logits = self.head.fc(inputs[:, :1])
-        hits = labels[logits.argmax(-1) == labels]
-        self.head.class_stats = dict(
-            correct=torch.bincount(hits, minlength=2).float(),
-            total=torch.bincount(labels, minlength=2).float(),
-        )
-        return dict(loss=nn.functional.cross_entropy(logits, labels))
+    def forward(self, inputs, data_samples=None, mode='loss'):
+        logits = self.fc(inputs[:, :1])  # (B, K)
+        if mode == 'tensor':
+            return logits[:, :, None], None  # (B, K, T=1)
+        data_samples = data_samples.reshape(-1)
+        return dict(loss=nn.functional.cross_entropy(logits, data_samples))
 
 
 class ToyWindows(Dataset):
-    def __init__(self, asba):
-        self.pipeline = Compose([asba])
+    def __init__(self, asba=None):
+        self.pipeline = Compose([asba] if asba else [])
         self.class_counts = [100, 10]
-        asba.set_class_counts(self.class_counts)
+        if asba is not None:
+            asba.set_class_counts(self.class_counts)
 
     def __len__(self):
         return 8
@@ -397,24 +614,25 @@ class ToyWindows(Dataset):
                 frame_interval=1,
             )
         )
-        return dict(inputs=torch.tensor([results['asba_intensity']]), labels=label)
+        intensity = torch.tensor([results.get('asba_intensity', 0.0)])
+        return dict(inputs=intensity, data_samples=torch.tensor([label]))  # (T=1,) labels
 
 
 def run_toy_training(work_dir, max_epochs, resume):
     asba = ASBATransform(num_classes=2, **NO_AUG)
+    hook = ASBAHook(interval=1, momentum=0.5, probe_dataloader=DataLoader(ToyWindows(), 4))
     runner = Runner(
         model=ToyModel(),
         work_dir=str(work_dir),
         train_dataloader=DataLoader(ToyWindows(asba), batch_size=4),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.5)),
-        custom_hooks=[dict(type='ASBAHook', interval=1, momentum=0.5)],
+        custom_hooks=[hook],
         default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
         resume=resume,
         default_scope='mmaction',
         experiment_name=f'toy_{max_epochs}_{uuid.uuid4().hex[:6]}',
     )
-    hook = next(h for h in runner.hooks if isinstance(h, ASBAHook))
     runner.train()
     return hook, asba
 

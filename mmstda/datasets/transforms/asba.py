@@ -14,7 +14,7 @@ import torch
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
-from mmstda.utils.class_balance import class_rarity
+from mmstda.utils.class_balance import RARITY_SCALES, class_rarity
 
 _BORDER_MODES = {
     'reflect': cv2.BORDER_REFLECT_101,
@@ -84,15 +84,25 @@ class ASBATransform(BaseTransform):
 
     **Intensity.** Each class ``k`` gets
     ``intensity_k = asba_intensity(rarity_k, difficulty_k)`` (see
-    :func:`asba_intensity`). Rarity is ``class_rarity`` of the training counts,
-    i.e. ``1 / E_n`` with the effective number ``E_n = (1 - beta^n) / (1 - beta)``
-    and ``beta = (N - 1) / N`` for N training instances unless ``beta`` is
-    given. The counts come from the dataset, which calls
-    :meth:`set_class_counts` after loading its annotations. Difficulty is
-    ``initial_difficulty`` (the same for all classes, hence neutral) until
-    :class:`~mmstda.engine.hooks.ASBAHook` publishes ``1 - recall``. A window
-    takes the intensity of its most demanding gesture (the max over
-    ``gt_labels``); a pure background window takes ``min_intensity``.
+    :func:`asba_intensity`). Rarity is ``class_rarity`` of the training counts
+    with ``rarity_scale`` (by default ``E_med / (E_med + E_k)``, the effective
+    number ``E_k = (1 - beta^n_k) / (1 - beta)`` measured against the median
+    class's; ``beta = (N - 1) / N`` for N training instances unless ``beta`` is
+    given; see :func:`mmstda.utils.class_rarity` for SMG's values). The counts
+    come from the dataset, which calls :meth:`set_class_counts` after loading
+    its annotations. Difficulty is ``initial_difficulty`` (the same for all
+    classes, hence neutral) until :class:`~mmstda.engine.hooks.ASBAHook`
+    publishes the per-class detection miss rate. A window takes the intensity
+    of its most demanding gesture (the max over ``gt_labels``).
+
+    **Background windows.** A window without a gesture takes the intensity of
+    a class drawn at random with the training class frequencies: the class it
+    could have shown. Its augmentation thus comes from the same distribution as
+    a gesture window's (exactly so when all classes are in the same state), and
+    "augmented or not", "noisy or clean" carries no information about whether
+    a gesture is present, a cue that would not exist at test time. A fixed
+    background intensity (e.g. ``min_intensity`` = 0, i.e. never augmented)
+    would be such a label leak.
 
     **Augmentations.** Every augmentation is given as a pair
     ``(value at intensity 0, value at intensity 1)``, linearly interpolated at
@@ -126,7 +136,7 @@ class ASBATransform(BaseTransform):
     worker_id``); all draws of the window then come from a local
     ``np.random.Generator``, so results only depend on the worker seed.
 
-    **Shared state.** Rarity and difficulty live in two ``torch`` tensors moved
+    **Shared state.** Rarity, class frequencies and difficulty live in ``torch`` tensors moved
     to shared memory in ``__init__``, i.e. in the main process before any
     dataloader worker exists. Forked workers (the default on Linux) inherit the
     same pages; with the ``spawn``/``forkserver`` start methods the DataLoader
@@ -134,7 +144,9 @@ class ASBATransform(BaseTransform):
     shared storage by handle. Either way an in-place write in the main process
     (:meth:`set_difficulty`, :meth:`set_class_counts`) is seen by running and
     persistent workers on their next sample, with no file polling. The sharing
-    is lost if the transform is deep-copied or re-built inside a worker. Each
+    is lost if the transform is deep-copied (a deep copy of a shared tensor is
+    private) or re-built inside a worker; ``ASBAHook`` checks for the first
+    case before training and stops with an error. Each
     value is written atomically, so a worker reading during an update may see
     some classes updated and others not yet, never a torn number.
 
@@ -150,8 +162,8 @@ class ASBATransform(BaseTransform):
             before workers start.
         enabled (bool): If False the transform returns its input unchanged.
             Defaults to True.
-        min_intensity (float): Intensity of a common, easy class and of
-            background windows. Defaults to 0.0.
+        min_intensity (float): Intensity of a common, easy class.
+            Defaults to 0.0.
         max_intensity (float): Intensity of the rarest, hardest class.
             Defaults to 1.0.
         rarity_weight (float): Weight of rarity against difficulty in [0, 1].
@@ -160,6 +172,10 @@ class ASBATransform(BaseTransform):
             update, in [0, 1]. Defaults to 0.5.
         beta (float, optional): Effective-number beta in [0, 1); None uses
             ``(N - 1) / N``. Defaults to None.
+        rarity_scale (str): ``'median'`` (rarity against the median class, an
+            absolute scale) or ``'minmax'`` (the former rescaling between the
+            most and least common class, for the ablation). Defaults to
+            'median'.
         crop_area (tuple[float, float]): Smallest kept area fraction of the
             random resized crop, in (0, 1]. Defaults to (1.0, 0.6).
         crop_aspect (tuple[float, float]): Largest aspect-ratio change factor
@@ -195,6 +211,7 @@ class ASBATransform(BaseTransform):
         rarity_weight: float = 0.5,
         initial_difficulty: float = 0.5,
         beta: float | None = None,
+        rarity_scale: str = 'median',
         crop_area: Sequence[float] = (1.0, 0.6),
         crop_aspect: Sequence[float] = (1.0, 1.25),
         translate: Sequence[float] = (0.0, 0.1),
@@ -221,6 +238,8 @@ class ASBATransform(BaseTransform):
             raise ValueError(f'initial_difficulty must be in [0, 1], got {initial_difficulty}')
         if beta is not None and not 0.0 <= beta < 1.0:
             raise ValueError(f'beta must be in [0, 1) or None, got {beta}')
+        if rarity_scale not in RARITY_SCALES:
+            raise ValueError(f'rarity_scale must be one of {RARITY_SCALES}, got {rarity_scale!r}')
         if border_mode not in _BORDER_MODES:
             raise ValueError(
                 f'border_mode must be one of {sorted(_BORDER_MODES)}, got {border_mode!r}'
@@ -231,6 +250,7 @@ class ASBATransform(BaseTransform):
         self.max_intensity = float(max_intensity)
         self.rarity_weight = float(rarity_weight)
         self.beta = beta
+        self.rarity_scale = rarity_scale
         self.border_mode = border_mode
         self.crop_area = _check_range('crop_area', crop_area, 1e-3, 1.0)
         self.crop_aspect = _check_range('crop_aspect', crop_aspect, 1.0, 10.0)
@@ -247,6 +267,9 @@ class ASBATransform(BaseTransform):
         # Rarity stays NaN until the dataset provides its class counts.
         self._rarity = torch.full((num_classes,), float('nan'), dtype=torch.float64)
         self._rarity.share_memory_()
+        # Training class frequencies: background windows draw their class from them.
+        self._class_freq = torch.full((num_classes,), float('nan'), dtype=torch.float64)
+        self._class_freq.share_memory_()
         self._difficulty = torch.full(
             (num_classes,), float(initial_difficulty), dtype=torch.float64
         )
@@ -264,7 +287,10 @@ class ASBATransform(BaseTransform):
                 f'ASBATransform has num_classes={self.num_classes} but got '
                 f'{len(counts)} class counts: {list(counts)}'
             )
-        self._rarity.copy_(torch.from_numpy(class_rarity(counts, self.beta)))
+        rarity = class_rarity(counts, self.beta, self.rarity_scale)
+        freq = np.maximum(np.asarray(counts, dtype=np.float64), 0.0)
+        self._class_freq.copy_(torch.from_numpy(freq / freq.sum()))
+        self._rarity.copy_(torch.from_numpy(rarity))
 
     @property
     def has_class_counts(self) -> bool:
@@ -313,18 +339,26 @@ class ASBATransform(BaseTransform):
             self.max_intensity,
         )
 
-    def window_intensity(self, labels: np.ndarray) -> float:
-        """Intensity of a window: its most demanding gesture, or the base one.
+    @property
+    def shared_tensors(self) -> dict[str, torch.Tensor]:
+        """The state the dataloader workers read: must live in shared memory."""
+        return dict(rarity=self._rarity, class_freq=self._class_freq, difficulty=self._difficulty)
+
+    def window_intensity(self, labels: np.ndarray, rng: np.random.Generator) -> float:
+        """Intensity of a window: its most demanding gesture's, or, for a
+        background window, that of a class drawn with the training frequencies.
 
         Args:
             labels (np.ndarray): The window's gesture labels, shape ``(N,)``.
+            rng (np.random.Generator): The window's generator (background draw).
 
         Returns:
             float: Intensity in ``[min_intensity, max_intensity]``.
         """
+        intensity = self.class_intensity()
         if labels.size == 0:
-            return self.min_intensity
-        return float(self.class_intensity()[labels].max())
+            return float(intensity[rng.choice(self.num_classes, p=self._class_freq.numpy())])
+        return float(intensity[labels].max())
 
     # -------------------------------------------------------------- transform
     def transform(self, results: dict) -> dict:
@@ -339,7 +373,8 @@ class ASBATransform(BaseTransform):
         if not self.enabled:
             return results
         labels = self._check_labels(results)
-        intensity = self.window_intensity(labels)
+        rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
+        intensity = self.window_intensity(labels, rng)
         results['asba_intensity'] = intensity
         if intensity <= 0.0:
             return results
@@ -349,7 +384,6 @@ class ASBATransform(BaseTransform):
                 f'{self._where(results)}: ASBATransform expects imgs as a non-empty list of '
                 'uint8 (H, W, 3) frames; put it after decoding and resizing.'
             )
-        rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
         self._temporal(results, intensity, rng)
         self._spatial(results, intensity, rng)
         self._photometric(results, intensity, rng)
@@ -493,6 +527,7 @@ class ASBATransform(BaseTransform):
             f'{self.__class__.__name__}(num_classes={self.num_classes}, '
             f'enabled={self.enabled}, min_intensity={self.min_intensity}, '
             f'max_intensity={self.max_intensity}, rarity_weight={self.rarity_weight}, '
+            f'rarity_scale={self.rarity_scale!r}, '
             f'crop_area={self.crop_area}, crop_aspect={self.crop_aspect}, '
             f'translate={self.translate}, rotate_deg={self.rotate_deg}, '
             f'flip_prob={self.flip_prob}, brightness={self.brightness}, '

@@ -61,34 +61,99 @@ def test_intensity_reaches_exactly_its_bounds():
     assert values.min() == pytest.approx(0.2) and values.max() == pytest.approx(0.8)
 
 
+def effective_number(count, total):
+    beta = (total - 1) / total
+    return (1 - beta**count) / (1 - beta)
+
+
 def test_rarest_class_gets_most_intensity_and_difficulty_is_neutral_at_start():
     asba = ASBATransform(num_classes=3, initial_difficulty=0.5)
     asba.set_class_counts([724, 41, 9])
     # Same difficulty for everyone before the first update.
     np.testing.assert_allclose(asba.difficulty, [0.5, 0.5, 0.5])
+    # Rarity against the median class (41): E_41 / (E_41 + E_n).
+    e = [effective_number(n, 774) for n in (724, 41, 9)]
+    np.testing.assert_allclose(asba.rarity, [e[1] / (e[1] + x) for x in e])
+    assert asba.rarity[1] == pytest.approx(0.5)
     intensity = asba.class_intensity()
-    # Most common class: rarity 0; rarest: rarity 1 (class_rarity's bounds).
-    assert intensity[0] == pytest.approx(0.5 * 0.0 + 0.5 * 0.5)
-    assert intensity[2] == pytest.approx(0.5 * 1.0 + 0.5 * 0.5)
+    np.testing.assert_allclose(intensity, 0.5 * asba.rarity + 0.5 * 0.5)
     assert intensity[0] < intensity[1] < intensity[2]
-    asba.set_difficulty([1.0, 0.0, 0.0])
-    assert asba.class_intensity()[0] == pytest.approx(0.5)
 
 
-def test_window_takes_its_most_demanding_gesture_and_background_the_base():
+def test_rarity_has_an_absolute_scale_not_set_by_the_extreme_classes():
+    # Two nearly equal classes are nearly equally rare (min/max rescaling: 0 and 1).
+    nearly_equal = ASBATransform(num_classes=2)
+    nearly_equal.set_class_counts([100, 99])
+    np.testing.assert_allclose(nearly_equal.rarity, [0.5, 0.5], atol=0.01)
+    # A class twice as common as another keeps its rarity when a very rare class
+    # joins; only the reference (the median) moves, and not to the extremes.
+    three = ASBATransform(num_classes=3)
+    three.set_class_counts([1000, 500, 20])
+    e = [effective_number(n, 1520) for n in (1000, 500, 20)]
+    np.testing.assert_allclose(three.rarity, [e[1] / (e[1] + x) for x in e])
+    assert 0.3 < three.rarity[0] < 0.4 and three.rarity[2] > 0.9
+    # The former min/max rule stays available for the ablation.
+    minmax = ASBATransform(num_classes=3, rarity_scale='minmax')
+    minmax.set_class_counts([1000, 500, 20])
+    assert minmax.rarity[0] == 0.0 and minmax.rarity[2] == 1.0
+    with pytest.raises(ValueError, match="rarity_scale must be one of .* got 'max'"):
+        ASBATransform(num_classes=3, rarity_scale='max')
+
+
+def test_window_takes_its_most_demanding_gesture():
     asba = ASBATransform(num_classes=3, min_intensity=0.1, max_intensity=0.9, **NO_AUG)
     asba.set_class_counts([500, 50, 5])
     asba.set_difficulty([0.0, 1.0, 0.0])
-    # class 0: rarity 0, difficulty 0 -> 0.1; class 2: rarity 1, difficulty 0 -> 0.5;
-    # class 1: difficulty 1 plus some rarity -> above 0.5.
-    assert asba.window_intensity(np.array([0])) == pytest.approx(0.1)
-    assert asba.window_intensity(np.array([0, 2])) == pytest.approx(0.5)
-    assert asba.window_intensity(np.array([2, 1, 0])) == pytest.approx(
-        asba.window_intensity(np.array([1]))
-    )
-    assert asba.window_intensity(np.array([1])) > 0.5
-    background = make_window(labels=(), segments=())
-    assert asba(background)['asba_intensity'] == pytest.approx(0.1)
+    intensity = asba.class_intensity()
+    rng = np.random.default_rng(0)
+    assert asba.window_intensity(np.array([0]), rng) == pytest.approx(intensity[0])
+    assert asba.window_intensity(np.array([0, 2]), rng) == pytest.approx(intensity[2])
+    assert asba.window_intensity(np.array([2, 1, 0]), rng) == pytest.approx(intensity.max())
+
+
+def test_background_window_takes_a_class_intensity_drawn_with_the_class_frequencies():
+    asba = ASBATransform(num_classes=3, min_intensity=0.1, max_intensity=0.9, **NO_AUG)
+    asba.set_class_counts([60, 30, 10])
+    asba.set_difficulty([0.0, 1.0, 0.5])
+    intensity = asba.class_intensity()
+    draws = []
+    for seed in range(600):
+        np.random.seed(seed)
+        draws.append(asba(make_window(labels=(), segments=()))['asba_intensity'])
+    draws = np.array(draws)
+    # Never a floor of its own: each draw is some class's intensity ...
+    assert np.isin(np.round(draws, 9), np.round(intensity, 9)).all()
+    # ... with the classes' training frequencies.
+    frequencies = [(np.abs(draws - v) < 1e-9).mean() for v in intensity]
+    np.testing.assert_allclose(frequencies, [0.6, 0.3, 0.1], atol=0.06)
+
+
+def test_background_and_gesture_windows_are_indistinguishable_when_classes_agree():
+    # Every family on, all classes in the same state: the augmentation must not
+    # tell whether a gesture is present (before, background was never augmented).
+    asba = ASBATransform(num_classes=3)
+    asba.set_class_counts([20, 20, 20])
+    asba.set_difficulty([0.7, 0.7, 0.7])
+    flat = [np.full((16, 16, 3), 128, np.uint8) for _ in range(8)]
+
+    def pixel_stds(labels, segments):
+        stds, means = [], []
+        for seed in range(150):
+            np.random.seed(seed)
+            window = dict(make_window(labels=labels, segments=segments), imgs=list(flat))
+            clip = np.stack(asba(window)['imgs']).astype(np.float64)
+            stds.append(clip.std())
+            means.append(clip.mean())
+        return np.array(stds), np.array(means)
+
+    background_std, background_mean = pixel_stds((), ())
+    gesture_std, gesture_mean = pixel_stds((1,), ((2.0, 10.0),))
+    assert background_std.mean() > 1.0  # background windows are augmented too
+    # Same distribution: means within 3 standard errors, same spread.
+    for a, b in ((background_std, gesture_std), (background_mean, gesture_mean)):
+        standard_error = np.sqrt(a.var() / a.size + b.var() / b.size)
+        assert abs(a.mean() - b.mean()) < 3 * standard_error
+        assert 0.7 < a.std() / b.std() < 1.4
 
 
 # ----------------------------------------------------------------- identity
@@ -104,6 +169,76 @@ def test_disabled_transform_is_the_identity():
             assert all((a == b).all() for a, b in zip(out['imgs'], value))
         else:
             np.testing.assert_array_equal(out[key], value)
+
+
+# ------------------------------------------------------------------ strength
+def mean_over_seeds(measure, asba, make, seeds=range(40)):
+    values = []
+    for seed in seeds:
+        np.random.seed(seed)
+        values.append(measure(asba(make())))
+    return float(np.mean(values))
+
+
+def at_intensity(intensity, **ranges):
+    asba = ASBATransform(
+        num_classes=2, min_intensity=intensity, max_intensity=intensity, **{**NO_AUG, **ranges}
+    )
+    asba.set_class_counts([10, 10])
+    return asba
+
+
+INTENSITIES = (0.25, 0.5, 1.0)
+
+
+def test_higher_intensity_changes_pixels_more_photometric():
+    window = make_window(num_frames=4, size=16, labels=(0,))
+
+    def pixel_change(out):
+        return np.abs(np.stack(out['imgs']).astype(np.float64) - np.stack(window['imgs'])).mean()
+
+    ranges = dict(brightness=(0.0, 0.3), contrast=(0.0, 0.3), saturation=(0.0, 0.3))
+    for family in (ranges, dict(noise_std=(0.0, 8.0))):
+        change = [
+            mean_over_seeds(pixel_change, at_intensity(i, **family), lambda: copy_window(window))
+            for i in INTENSITIES
+        ]
+        assert change[0] > 0.5 and change[0] < change[1] < change[2], (family, change)
+
+
+def test_higher_intensity_shifts_the_frame_further_spatial():
+    dot = np.zeros((32, 32, 3), np.uint8)
+    dot[15:17, 15:17] = 255
+
+    def centroid_shift(out):
+        weights = out['imgs'][0][..., 0].astype(np.float64)
+        rows, cols = np.indices(weights.shape)
+        centre = np.array([(rows * weights).sum(), (cols * weights).sum()]) / weights.sum()
+        return float(np.hypot(*(centre - 15.5)))
+
+    def make():
+        return dict(make_window(num_frames=2, size=32, labels=(0,)), imgs=[dot, dot])
+
+    for family in (dict(translate=(0.0, 0.2)), dict(rotate_deg=(0.0, 30.0), crop_area=(1.0, 0.5))):
+        asba_kwargs = dict(border_mode='constant', **family)
+        shift = [
+            mean_over_seeds(centroid_shift, at_intensity(i, **asba_kwargs), make)
+            for i in INTENSITIES
+        ]
+        assert shift[0] > 0.3 and shift[0] < shift[1] < shift[2], (family, shift)
+
+
+def test_higher_intensity_warps_time_further_temporal():
+    def retiming(out):
+        shown = np.array([img[0, 0, 0] for img in out['imgs']], dtype=np.float64)
+        return np.abs(shown - np.arange(len(shown))).mean()
+
+    def make():
+        return dict(make_window(num_frames=32, labels=(0,)), imgs=index_frames(32))
+
+    for family in (dict(slow_down=(0.0, 0.5)), dict(speed_warp=(0.0, 0.6))):
+        warp = [mean_over_seeds(retiming, at_intensity(i, **family), make) for i in INTENSITIES]
+        assert warp[0] > 0.3 and warp[0] < warp[1] < warp[2], (family, warp)
 
 
 def test_intensity_zero_is_the_identity_even_with_strong_ranges():
