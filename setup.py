@@ -1,8 +1,14 @@
 import os.path as osp
+import shutil
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 HERE = osp.dirname(osp.abspath(__file__))
+# `mim train mmstda CONFIG` / `mim test mmstda ...` run the package's own
+# `.mim/tools/{train,test}.py` and find configs in `.mim/configs`, the layout every
+# OpenMMLab package ships; the wheel gets copies of tools/ and configs/ there.
+MIM_FOLDERS = ('tools', 'configs')
 
 
 def read_requirements(name: str) -> list[str]:
@@ -17,6 +23,27 @@ def read_version() -> str:
     with open(osp.join(HERE, 'mmstda', 'version.py')) as f:
         exec(f.read(), namespace)
     return namespace['__version__']
+
+
+class BuildPyWithMim(build_py):
+    """``build_py`` that also copies tools/ and configs/ into ``mmstda/.mim/``.
+
+    Editable installs are skipped: they run from the source tree, which has no
+    ``.mim`` folder; the README points them to ``mim train mmaction``.
+    """
+
+    def run(self) -> None:
+        super().run()
+        if getattr(self, 'editable_mode', False):
+            return
+        for folder in MIM_FOLDERS:
+            target = osp.join(self.build_lib, 'mmstda', '.mim', folder)
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(
+                osp.join(HERE, folder),
+                target,
+                ignore=shutil.ignore_patterns('__pycache__', '*.pyc'),
+            )
 
 
 setup(
@@ -37,4 +64,5 @@ setup(
         optional=read_requirements('optional.txt'),
         mim=read_requirements('mminstall.txt'),
     ),
+    cmdclass=dict(build_py=BuildPyWithMim),
 )
