@@ -394,8 +394,10 @@ class MicroGestureF1Metric(BaseMetric):
             self._dump_submission(videos)
         if self.table_file is not None:
             mkdir_or_exist(osp.dirname(osp.abspath(self.table_file)))
+            # Rounded as printed: 0.7, not 0.7000000000000001.
+            rounded = [[round(v, 4) if isinstance(v, float) else v for v in row] for row in rows]
             with open(self.table_file, 'w', newline='') as f:
-                csv.writer(f).writerows([header, *rows])
+                csv.writer(f).writerows([header, *rounded])
             print_log(f'Wrote the per-class F1 table to {self.table_file}', logger='current')
         if self.timeline_dir is not None:
             self._draw_timelines(videos, classes)
