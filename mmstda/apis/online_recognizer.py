@@ -12,6 +12,7 @@ from torch import Tensor
 from mmstda.datasets.smg_meta import SMG_CLASSES
 from mmstda.models.heads import Segment
 from mmstda.utils.checkpoint import load_model_weights
+from mmstda.utils.operating_point import resolve_score_thr
 
 # Pipeline steps that change only the frames' pixels; the others (sampling, decoding,
 # packing) are replaced by the recognizer's own buffering.
@@ -24,7 +25,22 @@ class OnlineRecognizer:
     Each frame goes through the backbone once: the backbone's adapter cache and the
     head's temporal state carry the past, and :class:`SegmentDecoder` emits a segment
     as soon as nothing later can change it. What is kept between calls has a fixed
-    size: one partial clip of frames, the model state and the decoder's open runs.
+    size: one partial clip of frames, the model state, the decoder's open runs and
+    the few closed segments an open run may still suppress.
+
+    Latency. Attention inside a clip looks both ways, so a frame is scored once its
+    clip is complete: the floor is one clip, ``clip_frames * frame_interval`` native
+    frames (16 x 1 = 0.57 s at 28 fps), plus the decoder's delay (a segment waits
+    while a still-open run could suppress it, see :class:`SegmentDecoder`).
+
+    The last, partial clip of a video is completed by repeating its last frame, as
+    the test windows do past a video's end (``SampleMGWindow``); only the real frames
+    are decoded. Offline inference is defined the same way, so streaming equals
+    offline for every video length.
+
+    Two thresholds. The head's ``test_cfg.score_thr`` opens a run (a per-frame class
+    probability: where a gesture may be). ``score_thr`` here keeps a finished segment
+    (its mean probability): the operating point chosen on validation.
 
     Args:
         model (OnlineMGDetector): A detector with a causal head (and a causal
@@ -36,6 +52,8 @@ class OnlineRecognizer:
             pipeline samples them. Defaults to 1.
         class_names (Sequence[str], optional): Name per 0-based label. Defaults to
             None (the SMG names when the model has 17 classes, else ``'class_<i>'``).
+        score_thr (float): Segments scoring below this are not emitted (the
+            operating point). Defaults to 0.0 (emit all).
     """
 
     def __init__(
@@ -44,7 +62,10 @@ class OnlineRecognizer:
         transforms: Callable[[list[np.ndarray]], list[np.ndarray]] | None = None,
         frame_interval: int = 1,
         class_names: Sequence[str] | None = None,
+        score_thr: float = 0.0,
     ) -> None:
+        if not 0.0 <= score_thr <= 1.0:
+            raise ValueError(f'score_thr must be in [0, 1], got {score_thr}')
         if isinstance(frame_interval, bool) or not isinstance(frame_interval, int | np.integer):
             raise TypeError(f'frame_interval must be an int >= 1, got {frame_interval!r}')
         if frame_interval < 1:
@@ -73,6 +94,7 @@ class OnlineRecognizer:
         self.transforms = transforms
         self.frame_interval = frame_interval
         self.class_names = list(class_names)
+        self.score_thr = float(score_thr)
         self.clip_frames = model.stream_clip_frames
         self.reset()
 
@@ -84,6 +106,9 @@ class OnlineRecognizer:
         self._state: dict | None = None
         self._decoder = self.model.head.build_decoder(self.frame_interval)
         self.num_segments = 0
+        # Per frame decoded by the latest call: the highest class probability.
+        self.last_frame_scores = np.zeros(0, dtype=np.float32)
+        self._frame_score_parts: list[np.ndarray] = []
 
     @torch.no_grad()
     def process(self, frames: np.ndarray) -> list[dict]:
@@ -95,10 +120,12 @@ class OnlineRecognizer:
                 no-op.
 
         Returns:
-            list[dict]: Segments finalised during this call (the caller keeps the
-            history; the recognizer holds nothing that grows), each with ``label``
-            (0-based), ``label_name``, ``start_frame``, ``end_frame`` (native frames
-            from the start of the video) and ``score``.
+            list[dict]: Segments finalised during this call and scoring at least
+            ``score_thr`` (the caller keeps the history; the recognizer holds
+            nothing that grows), each with ``label`` (0-based), ``label_name``,
+            ``start_frame``, ``end_frame`` (native frames from the start of the
+            video), ``score`` and ``emitted_frame`` (native frames received when it
+            was emitted: ``emitted_frame - end_frame`` is its latency).
         """
         frames = np.asarray(frames)
         given = frames.shape
@@ -121,15 +148,34 @@ class OnlineRecognizer:
         offsets = np.arange(len(frames)) + self.num_frames_seen
         kept = frames[offsets % self.frame_interval == 0]
         self.num_frames_seen += len(frames)
-        if len(kept) == 0:
-            return []
-        kept = self._apply_transforms(list(kept))
         segments = []
-        for frame in kept:
-            self._clip.append(frame)
-            if len(self._clip) == self.clip_frames:
-                segments += self._run_clip(num_real=self.clip_frames)
-        return segments
+        if len(kept):
+            for frame in self._apply_transforms(list(kept)):
+                self._clip.append(frame)
+                if len(self._clip) == self.clip_frames:
+                    segments += self._run_clip(num_real=self.clip_frames)
+        self._collect_frame_scores()
+        return self._to_dicts(segments)
+
+    def ongoing(self) -> list[dict]:
+        """Gestures in progress: started (a run is open) and not ended yet.
+
+        Returns:
+            list[dict]: One per open run, each with ``label``, ``label_name``,
+            ``start_frame`` (native), ``score`` (mean probability so far) and
+            ``current_score`` (probability on the latest scored frame). Frames
+            still buffered for the current clip are not scored yet.
+        """
+        return [
+            dict(
+                label=run.label,
+                label_name=self.class_names[run.label],
+                start_frame=run.start * self.frame_interval,
+                score=run.score,
+                current_score=run.current_score,
+            )
+            for run in self._decoder.ongoing()
+        ]
 
     @torch.no_grad()
     def finish(self) -> list[dict]:
@@ -146,8 +192,11 @@ class OnlineRecognizer:
             num_real = len(self._clip)
             self._clip += [self._clip[-1]] * (self.clip_frames - num_real)
             segments = self._run_clip(num_real)
-        segments += self._to_dicts(self._decoder.finish())
+        segments = self._to_dicts(segments + self._decoder.finish())
+        self._collect_frame_scores()
+        frame_scores = self.last_frame_scores
         self.reset()
+        self.last_frame_scores = frame_scores
         return segments
 
     def state_nbytes(self) -> int:
@@ -171,10 +220,17 @@ class OnlineRecognizer:
         )
         cls = cls_scores[0, :, :num_real].T.float().cpu().numpy()
         bnd = boundary_scores[0, :, :num_real].T.float().cpu().numpy()
-        return self._to_dicts(self._decoder.update(cls, bnd))
+        self._frame_score_parts.append(cls.max(axis=1))
+        return self._decoder.update(cls, bnd)
+
+    def _collect_frame_scores(self) -> None:
+        parts = self._frame_score_parts
+        self.last_frame_scores = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+        self._frame_score_parts = []
 
     def _to_dicts(self, segments: list[Segment]) -> list[dict]:
-        self.num_segments += len(segments)
+        kept = [s for s in segments if s.score >= self.score_thr]
+        self.num_segments += len(kept)
         return [
             dict(
                 label=s.label,
@@ -182,8 +238,9 @@ class OnlineRecognizer:
                 start_frame=s.start * self.frame_interval,
                 end_frame=s.end * self.frame_interval,
                 score=s.score,
+                emitted_frame=self.num_frames_seen,
             )
-            for s in segments
+            for s in kept
         ]
 
 
@@ -247,6 +304,7 @@ def init_online_recognizer(
     device: str = 'cpu',
     frame_interval: int | None = None,
     class_names: Sequence[str] | None = None,
+    score_thr: float | None = None,
 ) -> OnlineRecognizer:
     """Build an :class:`OnlineRecognizer` from a config and a checkpoint.
 
@@ -263,6 +321,9 @@ def init_online_recognizer(
         class_names (Sequence[str], optional): Name per label. Defaults to None (the
             config's ``class_names`` or dataset ``metainfo.classes``, else the SMG
             names for 17 classes).
+        score_thr (float, optional): Segments scoring below this are not emitted.
+            Defaults to None: the operating point stored in the checkpoint (chosen
+            on validation), else 0.0.
 
     Returns:
         OnlineRecognizer: Ready for :meth:`OnlineRecognizer.process`.
@@ -282,4 +343,5 @@ def init_online_recognizer(
         transforms=_SpatialTransforms(steps) if steps else None,
         frame_interval=_frame_interval(cfg, pipeline) if frame_interval is None else frame_interval,
         class_names=class_names or _class_names(cfg),
+        score_thr=resolve_score_thr(score_thr, checkpoint)[0],
     )
