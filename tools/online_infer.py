@@ -26,6 +26,7 @@ except ImportError:  # run from a source checkout without installing
 
 from mmstda.apis import init_online_recognizer
 from mmstda.utils.launch import UserInputError, user_errors
+from mmstda.utils.operating_point import resolve_score_thr
 from mmstda.visualization import draw_timeline
 
 CSV_HEADER = ['video_id', 'label', 'start_frame', 'end_frame', 'score']
@@ -41,7 +42,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--ann', default=None, help='SMG *_finelabels.csv for a GT lane')
     parser.add_argument('--device', default='cpu', help='torch device')
     parser.add_argument('--chunk-frames', type=int, default=8, help='frames read per step')
-    parser.add_argument('--video-id', default=None, help='id in the CSV (default: file stem)')
+    parser.add_argument(
+        '--video-id',
+        default=None,
+        help='id in the CSV (default: the file stem without _color, e.g. Sample0037 for '
+        'Sample0037_color.mp4, as in the submission CSV of tools/test.py)',
+    )
+    parser.add_argument(
+        '--score-thr',
+        type=float,
+        default=None,
+        help='keep segments scoring at least this; defaults to the operating point stored '
+        'in the checkpoint (chosen on validation)',
+    )
     parser.add_argument(
         '--allow-partial',
         action='store_true',
@@ -131,6 +144,12 @@ def write_csv(path: str, video_id: str, segments: list[dict]) -> None:
             )
 
 
+def video_id_from_path(path: str) -> str:
+    """``.../Sample0037_color.mp4`` -> ``Sample0037``: the id the SMG start kit uses."""
+    stem = osp.splitext(osp.basename(path))[0]
+    return stem[: -len('_color')] if stem.endswith('_color') else stem
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.ann and not args.show:
@@ -139,7 +158,11 @@ def main(argv: list[str] | None = None) -> None:
         raise FileNotFoundError(f'video not found: {args.video}')
     if args.threads:
         torch.set_num_threads(args.threads)
-    recognizer = init_online_recognizer(args.config, args.checkpoint, device=args.device)
+    score_thr, source = resolve_score_thr(args.score_thr, args.checkpoint)
+    print(f'score_thr={score_thr}: {source}')
+    recognizer = init_online_recognizer(
+        args.config, args.checkpoint, device=args.device, score_thr=score_thr
+    )
     capture = cv2.VideoCapture(args.video)
     total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
     capture.release()
@@ -158,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
         bar.set_postfix(fps=f'{fps:.1f}', segments=len(segments))
     check_decoded_all(args.video, num_frames, total, args.allow_partial)
 
-    video_id = args.video_id or osp.splitext(osp.basename(args.video))[0]
+    video_id = args.video_id or video_id_from_path(args.video)
     write_csv(args.out, video_id, segments)
     print(f'{len(segments)} segments in {num_frames} frames -> {args.out}')
     if args.show:

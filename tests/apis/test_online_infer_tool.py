@@ -68,3 +68,34 @@ def test_bad_annotation_row_names_file_and_line(tmp_path):
     ann.write_text('1,2,3\n4,x,9\n')
     with pytest.raises(ValueError, match=r'bad_finelabels.csv:2: non-numeric field'):
         _load_tool().read_finelabels(str(ann))
+
+
+@pytest.mark.parametrize(
+    ('path', 'video_id'),
+    [
+        ('data/smg/Sample0037/Sample0037_color.mp4', 'Sample0037'),
+        ('clips/Sample0001_color.avi', 'Sample0001'),
+        ('my_camera.mp4', 'my_camera'),
+    ],
+)
+def test_video_id_matches_the_submission_csv(path, video_id):
+    assert _load_tool().video_id_from_path(path) == video_id
+
+
+def test_tool_keeps_segments_at_the_checkpoints_operating_point(video_and_config, tmp_path):
+    import torch
+    from mmaction.registry import MODELS
+    from mmengine.config import Config
+
+    video, config = video_and_config
+    model = MODELS.build(Config.fromfile(config).model)
+    ckpt = str(tmp_path / 'best.pth')
+    point = dict(score_thr=0.9, val_f1=0.4, epoch=3, metric='mg/f1')
+    torch.save(dict(state_dict=model.state_dict(), meta=dict(operating_point=point)), ckpt)
+    out = tmp_path / 'preds.csv'
+    # The untrained head scores about 0.01: nothing reaches the stored 0.9 ...
+    _load_tool().main([video, config, ckpt, '--out', str(out)])
+    assert len(out.read_text().splitlines()) == 1
+    # ... and --score-thr overrides it.
+    _load_tool().main([video, config, ckpt, '--out', str(out), '--score-thr', '0'])
+    assert len(out.read_text().splitlines()) == 2
