@@ -1,7 +1,5 @@
 """SMG micro-gesture dataset: long untrimmed videos served as fixed-length windows."""
 
-import csv
-import json
 import math
 import os.path as osp
 import warnings
@@ -12,7 +10,27 @@ from mmaction.registry import DATASETS, TRANSFORMS
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
-from .smg_meta import SMG_CHALLENGE_SPLITS, SMG_CLASSES, SMG_FPS
+from .sample_rng import SharedSampleSeed, seeded_global_rngs
+from .smg_files import (
+    SMGDataError,
+    as_fps,
+    as_int,
+    error_line,
+    first_undecodable_frame,
+    probe_num_frames,  # noqa: F401  (public, re-exported)
+    probe_video,
+    read_json,
+    read_label_csv,
+    read_meta_csv,
+)
+from .smg_meta import SMG_CHALLENGE_SPLITS, SMG_CLASSES
+
+# Modules whose exceptions are decoding failures (decord, PyAV).
+DECODER_MODULES = ('decord', 'av')
+
+# Largest relative difference between the frame rate a video decodes at and the
+# one its annotations declare (container rates are rounded, e.g. 27.97 for 28).
+FPS_TOLERANCE = 0.01
 
 DEFAULT_FILE_PATTERNS = dict(
     # ``{sample_id}`` is the integer id from the split; the other patterns may use
@@ -26,23 +44,6 @@ DEFAULT_FILE_PATTERNS = dict(
 
 class SMGDataWarning(UserWarning):
     """Warning about SMG input that was clipped or skipped."""
-
-
-def probe_num_frames(video_path: str) -> int:
-    """Number of frames decord can decode from a video.
-
-    Raises:
-        FileNotFoundError: The file does not exist.
-        ValueError: decord cannot open the file.
-    """
-    if not osp.isfile(video_path):
-        raise FileNotFoundError(f'{video_path}: video file not found')
-    import decord
-
-    try:
-        return len(decord.VideoReader(video_path, num_threads=1))
-    except Exception as error:  # decord raises its own DECORDError and RuntimeError
-        raise ValueError(f'{video_path}: cannot decode the video ({error})') from error
 
 
 @DATASETS.register_module()
@@ -63,15 +64,41 @@ class SMGDataset(BaseDataset):
             {"video_id": "Sample0031",
              "filename": "Sample0031/Sample0031_color.mp4",     # relative to the video prefix
              "num_frames": 25000,                               # optional, like numFrames
-             "fps": 28.0,                                       # optional, defaults to 28
+             "fps": 28.0,                                       # optional, like fps
              "annotations": [{"label": 1, "start_frame": 10, "end_frame": 60}, ...]},
             ...]}
 
-      Labels are 1-based, as in the CSV files. ``tools/data/smg_to_json.py`` writes
-      this file from the start-kit layout.
+      Labels are 1-based, as in the CSV files. ``num_frames`` and ``fps`` are
+      checked against the video when given (without ``fps`` the video's own rate is
+      used). ``tools/data/smg_to_json.py`` writes this file from the start-kit
+      layout.
 
-    Frames are native frame indices of the video; a segment is the interval
-    ``[start_frame, end_frame]`` (the start-kit F1 uses the same numbers).
+    **Frame numbering.** Frames are 0-based native frame indices of the video (as
+    decoded, at the declared ``fps``). A segment covers frames
+    ``start_frame <= t < end_frame``: ``end_frame`` is exclusive, so it may equal
+    ``numFrames``, and the length is ``end_frame - start_frame``. The start-kit F1
+    uses the same two numbers (tIoU without +1).
+
+    **Checks.** A video must decode at the declared fps (within 1%), else the
+    labels would point at the wrong time. A video that decodes to fewer frames
+    than declared is clipped to what decodes, one that decodes to more is used up
+    to the declared count; both with a warning. Rows must be in range, with a
+    known label, ``start_frame < end_frame``, and not repeat an earlier row (one
+    prediction would be credited twice). A labels file without rows is accepted
+    with a warning (a gesture-free video); with ``skip_invalid``, a video whose
+    rows were all rejected is skipped, not kept as gesture-free.
+
+    **Randomness.** When :class:`RandomStateHook` hands the dataset the run's
+    seed and epoch (every epoch, before it starts), each sample's pipeline runs on
+    generators seeded from ``(seed, epoch, index)``, so augmentation does not
+    depend on the dataloader worker or on what it loaded before (exact resume
+    with any ``num_workers``).
+
+    **Decoding failures** mid-run (a file damaged past the load-time probe) raise
+    an error naming the file and the first frame that does not decode. With
+    ``skip_invalid`` a training window is replaced by another one (chosen from the
+    same seeded stream) with a warning and a count; a test window is never
+    skipped, since its frames would go unscored.
 
     Each item is one window of ``window_frames`` frames taken every
     ``frame_interval`` native frames (spanning ``window_frames * frame_interval``
@@ -110,8 +137,9 @@ class SMGDataset(BaseDataset):
         windows_per_video (int, optional): Training items per video and epoch. None
             gives ``ceil(total_frames / window span)``, so longer videos get more.
             Defaults to None.
-        skip_invalid (bool): Skip invalid rows and videos with one warning each (plus
-            a count) instead of raising. Defaults to False.
+        skip_invalid (bool): Skip invalid rows and videos (and training windows whose
+            frames do not decode) with one warning each (plus a count) instead of
+            raising. Defaults to False.
         **kwargs: Passed to :class:`mmengine.dataset.BaseDataset` (``pipeline``,
             ``test_mode``, ``lazy_init``, ...).
     """
@@ -137,17 +165,17 @@ class SMGDataset(BaseDataset):
         **kwargs,
     ) -> None:
         if window_frames < 1 or frame_interval < 1:
-            raise ValueError(
+            raise SMGDataError(
                 f'window_frames and frame_interval must be >= 1, got {window_frames} and '
                 f'{frame_interval}'
             )
         if not 0 <= test_overlap_ratio < 1:
-            raise ValueError(f'test_overlap_ratio must be in [0, 1), got {test_overlap_ratio}')
+            raise SMGDataError(f'test_overlap_ratio must be in [0, 1), got {test_overlap_ratio}')
         if windows_per_video is not None and windows_per_video < 1:
-            raise ValueError(f'windows_per_video must be >= 1, got {windows_per_video}')
+            raise SMGDataError(f'windows_per_video must be >= 1, got {windows_per_video}')
         unknown = set(file_patterns or {}) - set(DEFAULT_FILE_PATTERNS)
         if unknown:
-            raise ValueError(
+            raise SMGDataError(
                 f'unknown file_patterns keys {sorted(unknown)}; expected some of '
                 f'{sorted(DEFAULT_FILE_PATTERNS)}'
             )
@@ -163,6 +191,8 @@ class SMGDataset(BaseDataset):
         self.windows_per_video = windows_per_video
         self.skip_invalid = skip_invalid
         self.num_skipped = 0
+        self.sample_seed = SharedSampleSeed()
+        self._replacement_index: int | None = None
         self.videos: list[dict] = []
         self._class_counts: list[int] = []
         # Build the steps from mmaction's registry so the dataset also works outside a
@@ -207,12 +237,12 @@ class SMGDataset(BaseDataset):
             records, file_classes = self._read_start_kit(), None
         all_classes = self.all_classes or file_classes or SMG_CLASSES
         if self.all_classes and file_classes and tuple(file_classes) != self.all_classes:
-            raise ValueError(
+            raise SMGDataError(
                 f'{self.ann_file}: metainfo.classes differ from the classes in the config'
             )
         bad_ignored = [i for i in self.ignore_labels if not 1 <= i <= len(all_classes)]
         if bad_ignored:
-            raise ValueError(
+            raise SMGDataError(
                 f'ignore_labels {bad_ignored} are not labels: expected 1..{len(all_classes)}'
             )
         kept_labels = [i for i in range(1, len(all_classes) + 1) if i not in self.ignore_labels]
@@ -240,7 +270,7 @@ class SMGDataset(BaseDataset):
                 logger='current',
             )
         if not self.videos:
-            raise ValueError(
+            raise SMGDataError(
                 f'empty split: no valid video for split={self.split!r}, '
                 f'sample_ids={self._requested_ids()} under {self.data_root or self.ann_file!r}'
             )
@@ -259,16 +289,17 @@ class SMGDataset(BaseDataset):
             path = self.split_file
             if not osp.isabs(path) and self.data_root:
                 path = osp.join(self.data_root, path)
-            with open(path) as f:
-                content = json.load(f)
-            splits = content.get('splits', content)
-            if self.split not in splits:
-                raise ValueError(
-                    f'{path}: no split {self.split!r}; expected one of {sorted(splits)}'
+            content = read_json(path)
+            splits = content.get('splits', content) if isinstance(content, dict) else None
+            if not isinstance(splits, dict) or self.split not in splits:
+                found = sorted(splits) if isinstance(splits, dict) else splits
+                raise SMGDataError(
+                    f'{path}: no split {self.split!r}; expected {{"splits": '
+                    f'{{"{self.split}": [ids], ...}}}}, found {found!r}'
                 )
             return list(splits[self.split])
         if self.split not in SMG_CHALLENGE_SPLITS:
-            raise ValueError(
+            raise SMGDataError(
                 f'unknown split {self.split!r}: expected one of {sorted(SMG_CHALLENGE_SPLITS)} '
                 'or explicit sample_ids'
             )
@@ -282,7 +313,7 @@ class SMGDataset(BaseDataset):
     def _read_start_kit(self) -> list[dict]:
         ids = self._requested_ids()
         if ids is None:
-            raise ValueError('the start-kit layout needs split or sample_ids')
+            raise SMGDataError('the start-kit layout needs split or sample_ids')
         records = []
         for sample_id in ids:
             folder = self._folder_name(sample_id)
@@ -293,9 +324,9 @@ class SMGDataset(BaseDataset):
             labels_path = osp.join(self.data_root, names['labels'])
             meta_path = osp.join(self.data_root, names['meta'])
             try:
-                num_frames, fps = _read_meta_csv(meta_path)
-                rows = _read_label_csv(labels_path)
-            except (OSError, ValueError) as error:
+                num_frames, fps = read_meta_csv(meta_path)
+                rows = read_label_csv(labels_path)
+            except (OSError, SMGDataError) as error:
                 self._invalid(error)
                 continue
             records.append(
@@ -306,116 +337,178 @@ class SMGDataset(BaseDataset):
                     fps=fps,
                     rows=rows,
                     source=labels_path,
+                    meta_source=meta_path,
                 )
             )
         return records
 
     def _read_json(self) -> tuple[list[dict], tuple | None]:
-        with open(self.ann_file) as f:
-            content = json.load(f)
+        content = read_json(self.ann_file)
         if not isinstance(content, dict) or not isinstance(content.get('data_list'), list):
-            raise ValueError(f'{self.ann_file}: expected a JSON object with a "data_list" list')
-        classes = content.get('metainfo', {}).get('classes')
+            raise SMGDataError(f'{self.ann_file}: expected a JSON object with a "data_list" list')
+        classes = (content.get('metainfo') or {}).get('classes')
         wanted = self._requested_ids()
         wanted = None if wanted is None else {self._folder_name(i) for i in wanted}
         records, found = [], set()
         for index, entry in enumerate(content['data_list']):
             where = f'{self.ann_file}: data_list[{index}]'
-            missing = [k for k in ('video_id', 'filename', 'annotations') if k not in entry]
-            if missing:
-                self._invalid(ValueError(f'{where}: missing keys {missing}'))
+            try:
+                record = self._json_record(entry, where)
+            except SMGDataError as error:
+                self._invalid(error)
                 continue
-            if wanted is not None and entry['video_id'] not in wanted:
+            if wanted is not None and record['video_id'] not in wanted:
                 continue
-            found.add(entry['video_id'])
-            rows = []
-            for row_index, ann in enumerate(entry['annotations']):
-                row_where = f'{where}.annotations[{row_index}]'
-                try:
-                    values = [ann[k] for k in ('label', 'start_frame', 'end_frame')]
-                    rows.append((row_where, *(_as_int(v, row_where) for v in values)))
-                except (KeyError, TypeError, ValueError):
-                    rows.append(
-                        (
-                            row_where,
-                            ValueError(
-                                f'{row_where}: expected integer "label", '
-                                f'"start_frame", "end_frame", got {ann!r}'
-                            ),
-                        )
-                    )
-            num_frames = entry.get('num_frames')
-            records.append(
-                dict(
-                    video_id=entry['video_id'],
-                    filename=osp.join(self.data_prefix['video'], entry['filename']),
-                    num_frames=None if num_frames is None else _as_int(num_frames, where),
-                    fps=float(entry.get('fps', SMG_FPS)),
-                    rows=rows,
-                    source=where,
-                )
-            )
+            found.add(record['video_id'])
+            records.append(record)
         for video_id in sorted((wanted or set()) - found):
             self._invalid(
-                ValueError(f'{self.ann_file}: no entry with video_id {video_id!r} in data_list')
+                SMGDataError(f'{self.ann_file}: no entry with video_id {video_id!r} in data_list')
             )
         return records, None if classes is None else tuple(classes)
+
+    def _json_record(self, entry, where: str) -> dict:
+        """One ``data_list`` entry as a record like :meth:`_read_start_kit` makes."""
+        if not isinstance(entry, dict):
+            raise SMGDataError(f'{where}: expected an object, got {entry!r}')
+        missing = [k for k in ('video_id', 'filename', 'annotations') if k not in entry]
+        if missing:
+            raise SMGDataError(f'{where}: missing keys {missing}')
+        if not isinstance(entry['annotations'], list):
+            raise SMGDataError(
+                f'{where}.annotations: expected a list (possibly empty), got '
+                f'{entry["annotations"]!r}'
+            )
+        rows = []
+        for row_index, ann in enumerate(entry['annotations']):
+            row_where = f'{where}.annotations[{row_index}]'
+            try:
+                values = [ann[k] for k in ('label', 'start_frame', 'end_frame')]
+                rows.append((row_where, *(as_int(v, row_where) for v in values)))
+            except (KeyError, TypeError, SMGDataError):
+                error = SMGDataError(
+                    f'{row_where}: expected integer "label", "start_frame", "end_frame", '
+                    f'got {ann!r}'
+                )
+                rows.append((row_where, error))
+        num_frames = entry.get('num_frames')
+        return dict(
+            video_id=entry['video_id'],
+            filename=osp.join(self.data_prefix['video'], entry['filename']),
+            num_frames=None if num_frames is None else as_int(num_frames, f'{where}.num_frames'),
+            # Only a declared rate is checked against the video.
+            fps=None if entry.get('fps') is None else as_fps(entry['fps'], f'{where}.fps'),
+            rows=rows,
+            source=where,
+            meta_source=where,
+        )
 
     def _validate(self, record: dict, num_labels: int, label_to_index: dict) -> dict | None:
         """Check one video against its annotations; None when it is skipped."""
         try:
-            decoded_frames = probe_num_frames(record['filename'])
-        except (OSError, ValueError) as error:
+            decoded_frames, decoded_fps = probe_video(record['filename'])
+            total_frames = self._check_video(record, decoded_frames, decoded_fps)
+        except (OSError, SMGDataError) as error:
             self._invalid(error)
             return None
-        total_frames = decoded_frames
         declared = record['num_frames']
-        if declared is not None and decoded_frames < declared:
-            warnings.warn(
-                f'{record["filename"]}: decodes to {decoded_frames} frames but '
-                f'{declared} are declared ({record["source"]}); clipping to {decoded_frames}',
-                SMGDataWarning,
-                stacklevel=2,
-            )
         limit = declared if declared is not None else decoded_frames
-        segments, labels, num_ignored = [], [], 0
+        segments, labels, num_ignored, seen = [], [], 0, {}
         for row in record['rows']:
             where = row[0]
             if isinstance(row[1], Exception):
                 self._invalid(row[1])
                 continue
-            label, start, end = row[1:]
-            problem = None
-            if not 1 <= label <= num_labels:
-                problem = f'unknown label {label}, expected 1..{num_labels}'
-            elif start > end:
-                problem = f'start_frame {start} > end_frame {end}, expected start < end'
-            elif start == end:
-                problem = f'empty segment start_frame == end_frame == {start}'
-            elif start < 0 or end > limit:
-                problem = f'segment [{start}, {end}] out of range, expected 0 <= frame <= {limit}'
-            elif end > total_frames:
+            problem = self._row_problem(row[1:], num_labels, limit, total_frames, record)
+            if problem is None and row[1:] in seen:
+                label, start, end = row[1:]
                 problem = (
-                    f'video {record["filename"]} is shorter than its annotations: it decodes '
-                    f'to {total_frames} frames, expected at least end_frame {end}'
+                    f'duplicate of {seen[row[1:]]} (label {label}, frames {start}-{end}); '
+                    'list each gesture once (the F1 would credit one prediction twice)'
                 )
             if problem is not None:
-                self._invalid(ValueError(f'{where}: {problem}'))
+                self._invalid(SMGDataError(f'{where}: {problem}'))
                 continue
+            seen[row[1:]] = where
+            label, start, end = row[1:]
             if label in self.ignore_labels:
                 num_ignored += 1
                 continue
             segments.append((start, end))
             labels.append(label_to_index[label])
+        if not record['rows']:
+            warnings.warn(
+                f'{record["source"]}: no gesture rows; {record["video_id"]} is used as a '
+                'gesture-free video',
+                SMGDataWarning,
+                stacklevel=2,
+            )
+        elif not seen:
+            # Reached only with skip_invalid: without it the first bad row raised.
+            self._invalid(
+                SMGDataError(
+                    f'{record["source"]}: all {len(record["rows"])} rows are invalid; '
+                    f'{record["video_id"]} is skipped rather than used as a gesture-free video'
+                )
+            )
+            return None
         return dict(
             video_id=record['video_id'],
             filename=record['filename'],
             total_frames=int(total_frames),
-            fps=float(record['fps']),
+            fps=float(decoded_fps if record['fps'] is None else record['fps']),
             video_gt_segments=np.asarray(segments, dtype=np.float32).reshape(-1, 2),
             video_gt_labels=np.asarray(labels, dtype=np.int64),
             num_ignored=num_ignored,
         )
+
+    @staticmethod
+    def _check_video(record: dict, decoded_frames: int, decoded_fps: float) -> int:
+        """Frames of the video to use, after checking its rate and length.
+
+        Raises:
+            SMGDataError: The video decodes at another frame rate than declared.
+        """
+        video, declared_in = record['filename'], record['meta_source']
+        fps = record['fps']
+        if fps is not None and abs(decoded_fps - fps) > FPS_TOLERANCE * fps:
+            raise SMGDataError(
+                f'{video}: decodes at {decoded_fps:g} fps but {declared_in} declares {fps:g} '
+                "fps; the video was re-encoded or is not this sample's, so the annotated "
+                'frames would point at the wrong time'
+            )
+        declared = record['num_frames']
+        if declared is None or declared == decoded_frames:
+            return decoded_frames
+        if decoded_frames < declared:
+            action = f'clipping to the {decoded_frames} that decode'
+        else:
+            action = f'using the first {declared}'
+        warnings.warn(
+            f'{video}: decodes to {decoded_frames} frames but {declared_in} declares '
+            f'{declared}; {action}',
+            SMGDataWarning,
+            stacklevel=3,
+        )
+        return min(declared, decoded_frames)
+
+    @staticmethod
+    def _row_problem(row: tuple, num_labels: int, limit: int, total_frames: int, record) -> str:
+        label, start, end = row
+        if not 1 <= label <= num_labels:
+            return f'unknown label {label}, expected 1..{num_labels}'
+        if start > end:
+            return f'start_frame {start} > end_frame {end}, expected start < end'
+        if start == end:
+            return f'empty segment start_frame == end_frame == {start}'
+        if start < 0 or end > limit:
+            return f'segment [{start}, {end}] out of range, expected 0 <= frame <= {limit}'
+        if end > total_frames:
+            return (
+                f'video {record["filename"]} is shorter than its annotations: it decodes '
+                f'to {total_frames} frames, expected at least end_frame {end}'
+            )
+        return None
 
     def _invalid(self, error: Exception) -> None:
         """Raise ``error`` (fail fast) or, with ``skip_invalid``, warn and count it."""
@@ -423,6 +516,75 @@ class SMGDataset(BaseDataset):
             raise error
         self.num_skipped += 1
         warnings.warn(f'skipped: {error}', SMGDataWarning, stacklevel=3)
+
+    # ----------------------------------------------------------------- samples
+    def set_sample_seed(self, seed: int, epoch: int) -> None:
+        """Seed the pipeline of every following sample from ``(seed, epoch, index)``.
+
+        :class:`RandomStateHook` calls it before each training epoch.
+        """
+        self.sample_seed.set(seed, epoch)
+
+    @property
+    def num_undecodable_windows(self) -> int:
+        """Training windows skipped (with ``skip_invalid``) because a frame did not decode."""
+        return self.sample_seed.num_skipped
+
+    def prepare_data(self, idx: int, attempt: int = 0):
+        """The pipeline's output for window ``idx``, on its own seeded random streams.
+
+        Returns None for a training window skipped under ``skip_invalid`` (a frame
+        does not decode); :meth:`_rand_another` then names the replacement.
+        """
+        with seeded_global_rngs(self.sample_seed.entropy(idx)):
+            data_info = self.get_data_info(idx)
+            try:
+                return self.pipeline(data_info)
+            except Exception as error:
+                undecodable = self._undecodable(data_info, error)
+                if undecodable is None:
+                    raise
+                if not self.skip_invalid or self.test_mode:
+                    reason = '' if not self.test_mode else ' (test windows are never skipped)'
+                    raise SMGDataError(f'{undecodable}{reason}') from error
+                count = self.sample_seed.count_skip()
+                warnings.warn(
+                    f'skipped window: {undecodable}; {count} window(s) skipped so far',
+                    SMGDataWarning,
+                    stacklevel=2,
+                )
+                # Drawn from this sample's seeded stream, so the replacement is
+                # the same in every run.
+                self._replacement_index = int(np.random.randint(0, len(self)))
+                return None
+
+    def _rand_another(self) -> int:
+        if self._replacement_index is not None:
+            index, self._replacement_index = self._replacement_index, None
+            return index
+        return super()._rand_another()
+
+    @staticmethod
+    def _undecodable(data_info: dict, error: Exception) -> str | None:
+        """What failed to decode in a window whose pipeline raised ``error``, or None."""
+        filename, frame_inds = data_info.get('filename'), data_info.get('frame_inds')
+        if filename is None or frame_inds is None:
+            return None
+        start = data_info.get('window_start_frame')
+        found = first_undecodable_frame(filename, frame_inds)
+        if found is None:
+            # Every frame decodes alone, yet the batch failed in the decoder
+            # (decord fails some batches after a damaged key frame).
+            if not type(error).__module__.startswith(DECODER_MODULES):
+                return None
+            frames = f'frames {min(frame_inds)}-{max(frame_inds)}'
+            return (
+                f'{filename}: cannot decode {frames} (window at frame {start}): {error_line(error)}'
+            )
+        frame, reason = found
+        if frame is None:
+            return f'{filename}: cannot open the video any more ({reason})'
+        return f'{filename}: cannot decode frame {frame} (window at frame {start}): {reason}'
 
     # ---------------------------------------------------------------- windowing
     def test_window_starts(self, total_frames: int) -> list[int]:
@@ -465,77 +627,3 @@ def _iter_transforms(transforms):
         nested = getattr(transform, 'transforms', None)
         if isinstance(nested, list | tuple):
             yield from _iter_transforms(nested)
-
-
-def _as_int(value, where: str) -> int:
-    """An integer from an int, an integral float or their string form."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f'{where}: expected an integer, got {value!r}') from None
-    if not number.is_integer():
-        raise ValueError(f'{where}: expected an integer, got {value!r}')
-    return int(number)
-
-
-def _read_label_csv(path: str) -> list[tuple]:
-    """Rows ``(where, label, start_frame, end_frame)``; a malformed row holds its error.
-
-    Raises:
-        FileNotFoundError: The file does not exist.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{path}: label file not found')
-    rows = []
-    with open(path, newline='') as f:
-        for line_no, row in enumerate(csv.reader(f), start=1):
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            where = f'{path}:{line_no}'
-            if len(row) != 3:
-                error = ValueError(
-                    f'{where}: expected 3 fields label,start_frame,end_frame, got {row!r}'
-                )
-                rows.append((where, error))
-                continue
-            try:
-                rows.append((where, *(_as_int(cell.strip(), where) for cell in row)))
-            except ValueError:
-                error = ValueError(
-                    f'{where}: expected integers label,start_frame,end_frame, got {row!r}'
-                )
-                rows.append((where, error))
-    return rows
-
-
-def _read_meta_csv(path: str) -> tuple[int, float]:
-    """``(numFrames, fps)`` from a ``*_data.csv`` (``numFrames,fps,maxDepth``).
-
-    Raises:
-        FileNotFoundError: The file does not exist.
-        ValueError: No valid data row.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{path}: data file (numFrames,fps,maxDepth) not found')
-    with open(path, newline='') as f:
-        rows = [
-            (line_no, row)
-            for line_no, row in enumerate(csv.reader(f), start=1)
-            if row and any(cell.strip() for cell in row)
-        ]
-    if rows and rows[0][1][0].strip().lower() == 'numframes':
-        rows = rows[1:]
-    if len(rows) != 1 or len(rows[0][1]) < 2:
-        raise ValueError(
-            f'{path}: expected one row numFrames,fps,maxDepth, got {[r for _, r in rows]!r}'
-        )
-    line_no, row = rows[0]
-    where = f'{path}:{line_no}'
-    num_frames = _as_int(row[0].strip(), where)
-    try:
-        fps = float(row[1])
-    except ValueError:
-        raise ValueError(f'{where}: expected a number for fps, got {row[1]!r}') from None
-    if num_frames < 1 or fps <= 0:
-        raise ValueError(f'{where}: expected numFrames >= 1 and fps > 0, got {row!r}')
-    return num_frames, fps

@@ -37,17 +37,19 @@ def write_sample(
     num_frames: int = 40,
     declared_frames: int | None = None,
     video: bool = True,
+    video_fps: float = 28,
+    declared_fps: float | str = 28,
 ) -> None:
     """Write one start-kit sample folder with a random-texture 16x16 video."""
     folder = root / name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f'{name}_finelabels.csv').write_text(''.join(row + '\n' for row in rows))
     declared = num_frames if declared_frames is None else declared_frames
-    (folder / f'{name}_data.csv').write_text(f'{declared},28,0\n')
+    (folder / f'{name}_data.csv').write_text(f'{declared},{declared_fps},0\n')
     if video:
         rng = np.random.default_rng(0)
         path = str(folder / f'{name}_color.mp4')
-        writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), 28, (16, 16))
+        writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), video_fps, (16, 16))
         for _ in range(num_frames):
             writer.write(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8))
         writer.release()
@@ -55,5 +57,6 @@ def write_sample(
 
 @pytest.fixture
 def make_sample():
-    """``make_sample(root, name, rows, num_frames=40, declared_frames=None, video=True)``."""
+    """``make_sample(root, name, rows, num_frames=40, declared_frames=None, video=True,
+    video_fps=28, declared_fps=28)``."""
     return write_sample
