@@ -256,22 +256,44 @@ def test_timeline_dir_gets_one_png_per_video_with_score_trace(tmp_path):
     assert list((tmp_path / 'timelines').iterdir()) == [tmp_path / 'timelines' / 'Sample0031.png']
 
 
-def test_window_ownership_drops_a_fragment_cut_by_a_window_edge():
+def _with_window_geometry(samples, window_frames=64, frame_interval=2):
+    for sample in samples:
+        sample.set_metainfo(dict(window_frames=window_frames, frame_interval=frame_interval))
+    return samples
+
+
+def test_window_ownership_drops_a_fragment_the_closer_window_sees_whole():
     # Two windows of 64 frames at interval 2 (128 native frames), half overlapping:
     # [0, 128) centred at 64 and [64, 192) centred at 128. GT G1 = (1, [100, 150]).
-    # The first window sees G1 cut at its edge and predicts the fragment [100, 128]
-    # (centre 114, closer to 128: owned by the second window); the second window
-    # sees it whole, [100, 150] (centre 125, its own). tIoU(fragment, whole) =
-    # 28 / 50 = 0.56 > 0.5 here, so give the fragment another class to make sure
-    # NMS cannot be what removes it.
-    samples = [
-        window('Sample0031', 0, [(2, 100, 128, 0.9), (0, 12, 40, 0.8)]),
-        window('Sample0031', 64, [(1, 100, 150, 0.7)]),
-    ]
-    for sample in samples:
-        sample.set_metainfo(dict(window_frames=64, frame_interval=2))
+    # The first window sees G1 cut at its edge and predicts the fragment [120, 128]
+    # (centre 124, closer to 128); the second window sees it whole, [100, 150].
+    # tIoU(fragment, whole) = 8 / 50 = 0.16: NMS cannot merge them.
+    samples = _with_window_geometry(
+        [
+            window('Sample0031', 0, [(1, 120, 128, 0.9), (0, 12, 40, 0.8)]),
+            window('Sample0031', 64, [(1, 100, 150, 0.7)]),
+        ]
+    )
     owned = _evaluate(MicroGestureF1Metric(), samples)
     # Kept: (0, [12, 40]) -> G0 hit; (1, [100, 150]) -> G1 hit. G2 missed.
     assert (owned['mg/tp'], owned['mg/num_pred']) == (2, 2)
     everything = _evaluate(MicroGestureF1Metric(window_ownership=False), samples)
     assert (everything['mg/tp'], everything['mg/num_pred']) == (2, 3)
+
+
+def test_window_ownership_keeps_a_prediction_no_closer_window_repeats():
+    # stda_smg geometry: 64-frame windows at interval 1, stride 32. GT [40, 70].
+    # Window 0 (centre 32) predicts [40, 64] (tIoU 0.8); window 32 (centre 64, closer
+    # to the prediction's centre 52) predicts nothing there, or another class.
+    gt = dict(gt_segments=np.array([[40, 70]], np.float32), gt_labels=np.array([1]))
+    for other_window in ([], [(2, 40, 66, 0.5)]):
+        samples = _with_window_geometry(
+            [
+                window('Sample0001', 0, [(1, 40, 64, 0.9)], **gt),
+                window('Sample0001', 32, other_window, **gt),
+            ],
+            frame_interval=1,
+        )
+        metrics = _evaluate(MicroGestureF1Metric(), samples)
+        assert metrics['mg/tp'] == 1
+        assert metrics['mg/f1_rubbing_eyes_and_forehead'] == pytest.approx(1.0)

@@ -47,17 +47,26 @@ def _window_center(sample: Any) -> float | None:
 
 
 def _keep_owned_predictions(windows: list[dict]) -> None:
-    """Drop each window's predictions whose centre another window's centre is closer to."""
+    """Drop a window's prediction when a window centred closer to it predicted the same
+    gesture (same label, overlapping in time); a window that missed it drops nothing."""
     if len(windows) < 2 or any(w['window_center'] is None for w in windows):
         return
     centers = np.array([w['window_center'] for w in windows], dtype=np.float64)
+    owned_masks = []
     for index, window in enumerate(windows):
-        if len(window['scores']) == 0:
-            continue
-        mids = window['segments'].mean(axis=1)
-        distance = np.abs(mids[:, None] - centers[None, :])
-        # Ties (a prediction exactly between two centres) stay with the window.
-        owned = distance[:, index] <= distance.min(axis=1)
+        owned = np.ones(len(window['scores']), dtype=bool)
+        for row, ((start, end), label) in enumerate(zip(window['segments'], window['labels'])):
+            distance = np.abs((start + end) / 2 - centers)
+            # Ties (a prediction exactly between two centres) stay with the window.
+            for other in np.flatnonzero(distance < distance[index]):
+                same = windows[other]['labels'] == label
+                bounds = windows[other]['segments'][same]
+                overlap = np.minimum(bounds[:, 1], end) - np.maximum(bounds[:, 0], start)
+                if (overlap > 0).any():
+                    owned[row] = False
+                    break
+        owned_masks.append(owned)
+    for window, owned in zip(windows, owned_masks):
         for key in ('segments', 'labels', 'scores'):
             window[key] = window[key][owned]
 
@@ -131,14 +140,14 @@ class MicroGestureF1Metric(BaseMetric):
             1-based like the start kit's ``*_finelabels.csv`` files (model
             label + 1); frames are rounded to the nearest integer native frame.
             Defaults to None.
-        window_ownership (bool): Before merging, keep a window's prediction only
-            when its centre is closer to that window's centre than to any other
-            window's of the video. Overlapping test windows then each answer for
-            the stretch they see best: a gesture cut by one window's edge is
-            scored from the window that sees it whole, instead of leaving a
-            fragment that NMS cannot merge (a nested fragment has a low tIoU with
-            the whole). Applies when the samples carry ``window_frames`` and
-            ``frame_interval``. Defaults to True.
+        window_ownership (bool): Before merging, drop a window's prediction when
+            another window whose centre is closer to the prediction's centre
+            predicted the same gesture (same label, overlapping in time). A
+            gesture cut by one window's edge is then scored from the window that
+            sees it whole, instead of leaving a fragment that NMS cannot merge (a
+            nested fragment has a low tIoU with the whole); a prediction that no
+            closer window repeats is always kept. Applies when the samples carry
+            ``window_frames`` and ``frame_interval``. Defaults to True.
         table_file (str, optional): Path of a CSV to write the per-class table
             to (label, class, num_gt, num_pred, tp, precision, recall, f1, with
             a final ``all`` row). Defaults to None.
