@@ -164,7 +164,6 @@ class AnchorFreeTADHead(BaseModule):
         self.reg_scales = nn.Parameter(torch.ones(len(self.strides)))
         self.loss_cls = MODELS.build(loss_cls or dict(type='SigmoidFocalLoss'))
         self.loss_reg = MODELS.build(loss_reg or dict(type='SegmentIoULoss', mode='diou'))
-        self.class_stats: dict[str, Tensor] | None = None
 
     def init_weights(self) -> None:
         """Start rare: the class bias gives probability ``prior_prob`` (focal-loss prior)."""
@@ -175,17 +174,19 @@ class AnchorFreeTADHead(BaseModule):
         nn.init.constant_(self.cls_out.bias, -math.log((1 - self.prior_prob) / self.prior_prob))
 
     # ------------------------------------------------------------------ forward
-    def forward(self, feats: Tensor) -> tuple[list[Tensor], list[Tensor]]:
-        """Class logits and boundary distances at every level.
+    def forward(self, feats: Tensor) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+        """Per-frame class logits, and class logits and boundary distances per level.
 
         Args:
             feats (Tensor): Per-frame features ``(B, C, T)``.
 
         Returns:
-            tuple[list[Tensor], list[Tensor]]: Per level ``l`` of stride ``s_l``,
-            class logits ``(B, K, ceil(T / s_l))`` and distances ``(B, 2,
-            ceil(T / s_l))`` from each position to the start and the end, in input
-            frames (non-negative).
+            tuple: Frame class logits ``(B, K, T)`` (per frame and class, the
+            highest logit of the positions covering it over all levels: the same
+            first output as :class:`OnlineTADHead`, which ASBA's probe reads), and
+            per level ``l`` of stride ``s_l`` class logits ``(B, K, ceil(T / s_l))``
+            and distances ``(B, 2, ceil(T / s_l))`` from each position to the start
+            and the end, in input frames (non-negative).
         """
         if feats.dim() != 3 or feats.size(1) != self.in_channels:
             raise ValueError(
@@ -196,7 +197,14 @@ class AnchorFreeTADHead(BaseModule):
             cls_logits.append(self.cls_out(self.cls_tower(x)))
             scaled = self.reg_scales[level] * self.reg_out(self.reg_tower(x))
             distances.append(F.relu(scaled) * self.strides[level])
-        return cls_logits, distances
+        num_frames = feats.size(-1)
+        frame_logits = torch.stack(
+            [
+                logits.repeat_interleave(stride, dim=-1)[..., :num_frames]
+                for logits, stride in zip(cls_logits, self.strides)
+            ]
+        ).amax(dim=0)
+        return frame_logits, cls_logits, distances
 
     def _points(self, num_frames: int, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
         """Positions ``(P,)``, their strides ``(P,)`` and ranges ``(P, 2)``, levels concatenated."""
@@ -213,14 +221,15 @@ class AnchorFreeTADHead(BaseModule):
         return torch.cat([x.transpose(1, 2) for x in per_level], dim=1)
 
     # --------------------------------------------------------------------- loss
-    def get_targets(self, data_samples: list, num_frames: int) -> tuple[Tensor, Tensor]:
-        """Labels ``(B, P)`` and target segments ``(B, P, 2)`` in input frames.
+    def _assign(
+        self, data_samples: list, points: tuple[Tensor, Tensor, Tensor], center_radius
+    ) -> tuple[Tensor, Tensor]:
+        """:func:`assign_targets` per window, ground truths in input frames.
 
         Ground truths come in window-relative native frames and are divided by the
         window's ``frame_interval``: input frame ``i`` sits at native offset
         ``i * frame_interval``.
         """
-        positions, strides, ranges = self._points(num_frames, torch.device('cpu'))
         labels, targets = [], []
         for sample in data_samples:
             interval = int(sample.metainfo.get('frame_interval', 1))
@@ -232,21 +241,36 @@ class AnchorFreeTADHead(BaseModule):
                     f'gt label {int(gt_labels[bad][0])} of video '
                     f'{sample.metainfo.get("video_id")} is outside [0, {self.num_classes})'
                 )
+            segments = gt.segments.float().cpu().reshape(-1, 2) / interval
             label, target = assign_targets(
-                positions,
-                strides,
-                ranges,
-                gt.segments.float().cpu().reshape(-1, 2) / interval,
-                gt_labels,
-                self.num_classes,
-                self.center_radius,
+                *points, segments, gt_labels, self.num_classes, center_radius
             )
             labels.append(label)
             targets.append(target)
         return torch.stack(labels), torch.stack(targets)
 
+    def get_level_targets(self, data_samples: list, num_frames: int) -> tuple[Tensor, Tensor]:
+        """Labels ``(B, P)`` (K = background) and target segments ``(B, P, 2)``.
+
+        ``P`` runs over the positions of all levels, finest first; segments are in
+        input frames. See :func:`assign_targets` for the rule.
+        """
+        points = self._points(num_frames, torch.device('cpu'))
+        return self._assign(data_samples, points, self.center_radius)
+
+    def get_targets(self, data_samples: list, num_frames: int) -> tuple[Tensor, Tensor]:
+        """Frame labels ``(B, T)`` and each frame's ground truth ``(B, T, 2)``.
+
+        The online head's frame rule (frame ``i`` belongs to ``[start, end]`` when
+        ``start <= i * frame_interval < end``, the shortest ground truth wins), so
+        ASBA measures both heads' per-class difficulty on the same frames.
+        """
+        frames = torch.arange(num_frames, dtype=torch.float32)
+        whole_window = torch.tensor([[0.0, math.inf]]).expand(num_frames, 2)
+        return self._assign(data_samples, (frames, torch.ones(num_frames), whole_window), None)
+
     def loss(self, feats: Tensor, data_samples: list) -> dict[str, Tensor]:
-        """Focal classification and IoU-family regression losses; sets ``class_stats``.
+        """Focal classification and IoU-family regression losses.
 
         Both are averaged over the positive positions of the batch.
 
@@ -257,9 +281,9 @@ class AnchorFreeTADHead(BaseModule):
         Returns:
             dict[str, Tensor]: ``loss_cls`` and ``loss_reg``.
         """
-        cls_logits, distances = self(feats)
+        _, cls_logits, distances = self(feats)
         num_frames = feats.size(-1)
-        labels, targets = self.get_targets(data_samples, num_frames)
+        labels, targets = self.get_level_targets(data_samples, num_frames)
         labels = labels.to(feats.device).flatten()
         targets = targets.to(feats.device).flatten(0, 1)
         positions = self._points(num_frames, feats.device)[0].repeat(feats.size(0))
@@ -274,16 +298,7 @@ class AnchorFreeTADHead(BaseModule):
             [pos_points - pos_dist[:, 0], pos_points + pos_dist[:, 1]], dim=1
         )
         loss_reg = self.loss_reg(pred_segments, targets[positive], avg_factor=num_positive)
-        self._update_class_stats(cls_flat.detach(), labels, positive)
         return dict(loss_cls=loss_cls, loss_reg=loss_reg)
-
-    def _update_class_stats(self, cls_logits: Tensor, labels: Tensor, positive: Tensor) -> None:
-        # Accuracy per class at positive positions: ASBA's difficulty signal.
-        pos_labels = labels[positive]
-        correct = cls_logits[positive].argmax(-1) == pos_labels
-        total = torch.bincount(pos_labels, minlength=self.num_classes).float()
-        hits = torch.bincount(pos_labels[correct], minlength=self.num_classes).float()
-        self.class_stats = dict(correct=hits, total=total)
 
     # ------------------------------------------------------------------ predict
     def predict(self, feats: Tensor, data_samples: list) -> list[InstanceData]:
@@ -303,13 +318,14 @@ class AnchorFreeTADHead(BaseModule):
     def predict_with_frame_scores(
         self, feats: Tensor, data_samples: list
     ) -> tuple[list[InstanceData], Tensor]:
-        """:meth:`predict`, plus the finest level's highest class probability per frame.
+        """:meth:`predict`, plus the highest class probability per frame.
 
         Returns:
             tuple[list[InstanceData], Tensor]: The segments per window and frame
-            scores ``(B, T)`` for score traces.
+            scores ``(B, T)`` (from the frame logits of :meth:`forward`) for score
+            traces.
         """
-        cls_logits, distances = self(feats)
+        frame_logits, cls_logits, distances = self(feats)
         num_frames = feats.size(-1)
         positions = self._points(num_frames, feats.device)[0]
         cls_scores = self._flatten_levels(cls_logits).sigmoid().detach()
@@ -318,9 +334,7 @@ class AnchorFreeTADHead(BaseModule):
             self._decode_window(scores, dist, positions, sample, num_frames)
             for scores, dist, sample in zip(cls_scores, dist_flat, data_samples)
         ]
-        finest = cls_logits[0].sigmoid().amax(dim=1).detach()
-        frame_scores = finest.repeat_interleave(self.strides[0], dim=-1)[:, :num_frames]
-        return results, frame_scores
+        return results, frame_logits.sigmoid().amax(dim=1).detach()
 
     def _decode_window(
         self, cls_scores: Tensor, distances: Tensor, positions: Tensor, sample, num_frames: int

@@ -85,12 +85,13 @@ def _head(**test_cfg):
     return head
 
 
-def _crafted(head, cls_probs: list, distances: list):
-    """Replace the network by fixed per-level outputs (probabilities, distances)."""
+def _crafted(head, cls_probs: list, distances: list, frame_probs: list | None = None):
+    """Replace the network by fixed outputs (probabilities, distances)."""
 
     def forward(feats):
         logits = [torch.logit(torch.tensor(p)).unsqueeze(0) for p in cls_probs]
-        return logits, [torch.tensor(d).unsqueeze(0) for d in distances]
+        frame_logits = torch.logit(torch.tensor(frame_probs or cls_probs[0])).unsqueeze(0)
+        return frame_logits, logits, [torch.tensor(d).unsqueeze(0) for d in distances]
 
     head.forward = forward
     return head
@@ -103,7 +104,8 @@ def test_predict_decodes_crafted_outputs_into_native_frames():
     cls_level1 = [[0.0, 0.0], [0.5, 0.0]]  # class 1 at position 0.5
     dist_level0 = [[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 1.5, 0.0]]  # frames [1, 3.5]
     dist_level1 = [[2.0, 0.0], [1.0, 0.0]]  # [-1.5, 1.5] -> clipped to [0, 1.5]
-    head = _crafted(head, [cls_level0, cls_level1], [dist_level0, dist_level1])
+    frame_probs = [[0.5, 0.5, 0.8, 0.0], [0.1, 0.0, 0.0, 0.0]]
+    head = _crafted(head, [cls_level0, cls_level1], [dist_level0, dist_level1], frame_probs)
     sample = ActionDataSample()
     sample.set_metainfo(dict(window_start_frame=100, frame_interval=2))
     results, frame_scores = head.predict_with_frame_scores(torch.zeros(1, 4, 4), [sample])
@@ -112,8 +114,8 @@ def test_predict_decodes_crafted_outputs_into_native_frames():
     assert pred.labels.tolist() == [0, 1]
     assert pred.scores.tolist() == pytest.approx([0.8, 0.5])
     assert pred.segments.tolist() == [[102.0, 107.0], [100.0, 103.0]]
-    # Frame scores: the finest level's best class probability per frame.
-    assert frame_scores[0].tolist() == pytest.approx([0.0, 0.0, 0.8, 0.0])
+    # Frame scores: the best class probability per frame.
+    assert frame_scores[0].tolist() == pytest.approx([0.5, 0.5, 0.8, 0.0])
     assert head.predict(torch.zeros(1, 4, 4), [sample])[0].labels.tolist() == [0, 1]
 
 
@@ -128,6 +130,17 @@ def test_predict_hard_nms_suppresses_the_weaker_duplicate():
     sample.set_metainfo(dict(window_start_frame=0, frame_interval=1))
     pred = head.predict(torch.zeros(1, 4, 4), [sample])[0]
     assert pred.segments.tolist() == [[0.0, 2.0]] and pred.scores.tolist() == pytest.approx([0.9])
+
+
+def test_frame_logits_take_the_best_level_covering_each_frame():
+    torch.manual_seed(0)
+    head = _head()
+    frame_logits, cls_logits, _ = head(torch.randn(2, 4, 5))
+    assert frame_logits.shape == (2, 2, 5)
+    for t in range(5):
+        # Frame t is covered by position t of stride 1 and position t // 2 of stride 2.
+        expected = torch.maximum(cls_logits[0][..., t], cls_logits[1][..., t // 2])
+        assert torch.equal(frame_logits[..., t], expected)
 
 
 def test_unknown_test_cfg_keys_and_methods_are_refused():

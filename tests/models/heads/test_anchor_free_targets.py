@@ -139,10 +139,27 @@ def _sample(segments, labels, frame_interval=2):
 
 def test_head_targets_divide_native_frames_by_the_frame_interval():
     # Native [4, 12] at frame_interval 2 is input frames [2, 6]: positives 3, 4, 5.
-    labels, targets = _head().get_targets([_sample([[4.0, 12.0]], [1])], num_frames=16)
+    labels, targets = _head().get_level_targets([_sample([[4.0, 12.0]], [1])], num_frames=16)
     assert labels.shape == (1, 16 + 8 + 4)
     assert torch.nonzero(labels[0] != BG).flatten().tolist() == [3, 4, 5]
     assert targets[0, 4].tolist() == [2.0, 6.0]
+
+
+def test_frame_labels_follow_the_online_head_rule():
+    # ASBA's probe reads frame labels from either head: they must be the same frames.
+    samples = [
+        _sample([[3.0, 19.0], [6.0, 10.0]], [2, 0]),  # overlapping: the shorter wins
+        _sample([[0.0, 5.0], [25.0, 32.0]], [1, 2], frame_interval=1),
+        _sample([], []),
+    ]
+    online = MODELS.build(dict(type='OnlineTADHead', in_channels=8, num_classes=K))
+    expected = online.get_targets(samples, num_frames=16)[0]
+    labels, segments = _head().get_targets(samples, num_frames=16)
+    assert torch.equal(labels, expected)
+    # Interval 2: frame i is native 2i. [3, 19] holds frames 2-9, the shorter
+    # [6, 10] (input frames [3, 5]) frames 3 and 4, which it wins.
+    assert labels[0, :10].tolist() == [BG, BG, 2, 0, 0, 2, 2, 2, 2, 2]
+    assert segments[0, 3].tolist() == [3.0, 5.0]
 
 
 def test_head_rejects_an_out_of_range_label_naming_the_video():
