@@ -44,13 +44,18 @@ def test_label_mismatch_never_matches(match):
     assert summary(result['per_class'][2]) == (0.0, 0.0, 0.0, 0, 1, 0)
 
 
-def test_negative_tiou_with_negative_threshold():
-    # Disjoint: GT [0, 10], pred [20, 30]: tIoU = (10 - 20) / (30 - 0) = -1/3.
-    # The start-kit IoU is negative, not clamped to 0: it exceeds a threshold of -0.4
-    # but not -0.3. A clamped IoU (0) would exceed both.
+@pytest.mark.parametrize('iou_thr', [-1, -0.4, 1, 1.5])
+def test_iou_thr_outside_zero_one_is_refused(iou_thr):
+    # Disjoint: GT [0, 10], pred [20, 30]: tIoU = (10 - 20) / (30 - 0) = -1/3, which
+    # a negative threshold would count as a hit; at 1 or more nothing can match.
     preds, gts = {'v': [(0, 20, 30, 0.5)]}, {'v': [(0, 0, 10)]}
-    assert segment_f1(preds, gts, iou_thr=-0.4)['tp'] == 1
-    assert segment_f1(preds, gts, iou_thr=-0.3)['tp'] == 0
+    with pytest.raises(ValueError, match=rf'iou_thr must be in \[0, 1\), got {iou_thr}'):
+        segment_f1(preds, gts, iou_thr=iou_thr)
+
+
+def test_disjoint_and_touching_segments_never_match():
+    preds = {'v': [(0, 20, 30, 0.5), (0, 10, 20, 0.5)]}
+    assert segment_f1(preds, {'v': [(0, 0, 10)]}, iou_thr=0)['tp'] == 0
 
 
 def test_starter_kit_credits_one_prediction_to_two_gts():

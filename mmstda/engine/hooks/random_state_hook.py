@@ -7,6 +7,8 @@ import torch
 from mmaction.registry import HOOKS
 from mmengine.hooks import Hook
 
+from .dataset_utils import iter_leaf_datasets
+
 
 @HOOKS.register_module()
 class RandomStateHook(Hook):
@@ -20,11 +22,23 @@ class RandomStateHook(Hook):
     checkpoint under ``random_state`` and restores them on resume. The states are
     plain tensors, arrays and numbers, so loading stays ``weights_only=True``.
 
-    Dataloader workers draw from generators seeded per worker by mmengine, so
-    with ``num_workers > 0`` only the main process is restored exactly.
+    Dataloader workers draw from generators that mmengine seeds once per worker,
+    so what a sample draws would depend on the worker's history, which a resume
+    restarts. Before each training epoch this hook therefore hands the training
+    datasets that support it (``set_sample_seed``, e.g. :class:`SMGDataset`) the
+    run's seed and the epoch; they seed each sample's pipeline from
+    ``(seed, epoch, index)``. Together, a resumed run equals an uninterrupted one
+    with any ``num_workers``, persistent or not.
     """
 
     priority = 'VERY_LOW'
+
+    def before_train_epoch(self, runner) -> None:
+        # Called before the epoch's dataloader iterator exists, so even
+        # persistent workers see the new epoch from its first sample on.
+        for dataset in iter_leaf_datasets(runner.train_dataloader.dataset):
+            if hasattr(dataset, 'set_sample_seed'):
+                dataset.set_sample_seed(runner.seed, runner.epoch)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         np_state = np.random.get_state()

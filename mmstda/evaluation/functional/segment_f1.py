@@ -142,7 +142,8 @@ def segment_f1(
         ground_truths (Mapping[str, Sequence[tuple]]): ``{video_id: [(label,
             start_frame, end_frame), ...]}`` with native frame indices. Labels
             just need to use the same convention as the predictions.
-        iou_thr (float): tIoU a match must strictly exceed. Defaults to 0.3.
+        iou_thr (float): tIoU a match must strictly exceed, in [0, 1).
+            Defaults to 0.3.
         match (str): ``'starter-kit'`` or ``'one-to-one'``. Defaults to
             ``'starter-kit'``.
 
@@ -161,6 +162,10 @@ def segment_f1(
     if match not in MATCH_MODES:
         raise ValueError(f'match must be one of {MATCH_MODES}, got {match!r}')
     iou_thr = _check_number(iou_thr, 'iou_thr')
+    # Below 0 disjoint segments would match (tIoU can be negative); at 1 or more
+    # nothing can (a match needs tIoU > iou_thr).
+    if not 0 <= iou_thr < 1:
+        raise ValueError(f'iou_thr must be in [0, 1), got {iou_thr}')
     preds = _parse_entries(predictions, 4, 'predictions', 'label, start_frame, end_frame, score')
     gts = _parse_entries(ground_truths, 3, 'ground_truths', 'label, start_frame, end_frame')
 
