@@ -1,0 +1,266 @@
+"""The variants of the ablation study, as overrides of one base config.
+
+Every variant is a function of the base config (``configs/ablation/study_demo.py``
+by default, or a user's own): it returns ``--cfg-options``-style overrides
+(dotted keys) that turn the base into that variant. Expressing them against the
+loaded base, instead of as config files that each inherit the demo, keeps the
+variants correct for any base: the stock ViT copies the base trunk's shape and
+pretrained checkpoint, "ASBA off" removes ASBA from whatever training pipeline
+the base has.
+
+``tools/analysis/run_ablation.py`` trains and tests them; see the README's
+"Ablation study".
+"""
+
+import copy
+import inspect
+import os.path as osp
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mmengine.config import Config
+
+from .launch import UserInputError
+
+ADAPTERS = 'adapters (frozen trunk)'
+FINE_TUNING = 'fine-tuning baseline'
+CNN_3D = '3D CNN baseline'
+LONG_TAIL = 'long tail (default STDA)'
+
+# The anchor-free head's demo config; its variant runs only where it exists.
+AFHEAD_CONFIG = 'configs/stda-afhead_demo.py'
+
+# X3D-S (Feichtenhofer, CVPR 2020): width 1x, bottleneck 2.25x, depth 2.2x; X3D-S
+# and X3D-M share this backbone and differ only in input size and frames.
+X3D_S = dict(gamma_w=1, gamma_b=2.25, gamma_d=2.2)
+X3D_S_CHANNELS = 432  # 192 channels of the last stage x gamma_b 2.25
+
+# Arguments of DecoupledAdapterViT that MMAction2's VisionTransformer shares.
+_VIT_SHAPE_KEYS = (
+    'img_size',
+    'patch_size',
+    'in_channels',
+    'embed_dims',
+    'depth',
+    'num_heads',
+    'mlp_ratio',
+    'qkv_bias',
+    'qk_scale',
+    'drop_rate',
+    'attn_drop_rate',
+    'drop_path_rate',
+    'norm_cfg',
+    'init_values',
+    'use_learnable_pos_emb',
+    'num_frames',
+    'tubelet_size',
+    'use_mean_pooling',
+)
+
+
+class VariantUnavailable(UserInputError):
+    """A variant's prerequisite is missing from this checkout or base config."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One row of the study.
+
+    Args:
+        name (str): Short name, used on the command line and as a folder name.
+        group (str): Group of the table (adapters, baselines, long tail).
+        label (str): What the row is, for the table.
+        overrides (Callable[[Config], dict]): Dotted-key overrides of the base.
+        frozen_trunk (bool): The trunk is frozen, so the base must load
+            pretrained trunk weights (a frozen random trunk measures nothing).
+        same_as (str, optional): This row reuses another variant's runs (the
+            same training), e.g. "ASBA on" is the default STDA. Defaults to None.
+    """
+
+    name: str
+    group: str
+    label: str
+    overrides: Callable[[Config], dict]
+    frozen_trunk: bool
+    same_as: str | None = None
+
+
+def _backbone(cfg: Config) -> dict:
+    return cfg.model.backbone
+
+
+def _require_adapter_vit(cfg: Config, variant: str) -> None:
+    if _backbone(cfg).get('type') != 'DecoupledAdapterViT':
+        raise VariantUnavailable(
+            f'variant {variant!r} needs a base config whose model.backbone.type is '
+            f"'DecoupledAdapterViT', got {_backbone(cfg).get('type')!r}"
+        )
+
+
+def pretrained_checkpoint(backbone: dict) -> str | None:
+    """The checkpoint a backbone config loads: ``pretrained`` or a Pretrained init_cfg."""
+    if backbone.get('pretrained'):
+        return backbone['pretrained']
+    init_cfg = backbone.get('init_cfg') or []
+    for entry in init_cfg if isinstance(init_cfg, list | tuple) else [init_cfg]:
+        if entry and entry.get('type') == 'Pretrained':
+            return entry.get('checkpoint')
+    return None
+
+
+def _adapters(adapter_type: str | None, **extra) -> Callable[[Config], dict]:
+    def overrides(cfg: Config) -> dict:
+        _require_adapter_vit(cfg, f'adapter_type={adapter_type}')
+        options = {
+            'model.backbone.adapter_type': adapter_type,
+            'model.backbone.freeze_backbone': True,
+        }
+        options.update({f'model.backbone.{key}': value for key, value in extra.items()})
+        return options
+
+    return overrides
+
+
+def _stda_cross(cfg: Config) -> dict:
+    from mmaction.registry import MODELS
+
+    backbone_cls = MODELS.get('DecoupledAdapterViT')
+    # DecoupledAdapterViT ignores unknown arguments (with a warning), as MMAction2's
+    # VisionTransformer does, so an unsupported stda_fusion would silently train
+    # the default STDA under this row's name.
+    if 'stda_fusion' not in inspect.signature(backbone_cls.__init__).parameters:
+        raise VariantUnavailable(
+            "variant 'stda-cross' needs DecoupledAdapterViT's stda_fusion argument "
+            "(stda_fusion='cross', the linear-sum fusion), which this version of mmstda "
+            'does not have'
+        )
+    return _adapters('stda', stda_fusion='cross')(cfg)
+
+
+def stock_vit_backbone(cfg: Config) -> dict:
+    """MMAction2's ``VisionTransformer`` with the base trunk's shape and weights.
+
+    Raises:
+        VariantUnavailable: The base backbone is not a ``DecoupledAdapterViT``.
+    """
+    from mmstda.models.backbones.decoupled_adapter_vit import ARCH_SETTINGS
+
+    _require_adapter_vit(cfg, 'vit-fullft')
+    base = _backbone(cfg)
+    shape = dict(ARCH_SETTINGS[base.get('arch') or 'base'])
+    shape.update({k: base[k] for k in _VIT_SHAPE_KEYS if base.get(k) is not None})
+    backbone = dict(type='VisionTransformer', return_feat_map=True, **shape)
+    checkpoint = pretrained_checkpoint(base)
+    if checkpoint:
+        # mmengine's Pretrained init loads the ``backbone.``-prefixed keys of an
+        # MMAction2 checkpoint only when told the prefix.
+        backbone['init_cfg'] = dict(type='Pretrained', checkpoint=checkpoint, prefix='backbone.')
+    return backbone
+
+
+def _vit_fullft(cfg: Config) -> dict:
+    return {
+        'model.backbone': dict(_delete_=True, **stock_vit_backbone(cfg)),
+        # The usual fine-tuning recipe: the pretrained trunk learns 10x slower than
+        # the freshly initialised head.
+        'optim_wrapper.paramwise_cfg': dict(custom_keys={'backbone': dict(lr_mult=0.1)}),
+    }
+
+
+def _x3d(cfg: Config) -> dict:
+    return {
+        'model.backbone': dict(_delete_=True, type='X3D', **X3D_S),
+        'model.head.in_channels': X3D_S_CHANNELS,
+    }
+
+
+def _without_asba(cfg: Config) -> dict:
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    kept = [step for step in pipeline if step.get('type') != 'ASBATransform']
+    if len(kept) == len(pipeline):
+        raise VariantUnavailable(
+            "the ASBA variants need ASBATransform in the base config's "
+            'train_dataloader.dataset.pipeline, which has none'
+        )
+    hooks = [h for h in cfg.get('custom_hooks', []) if h.get('type') != 'ASBAHook']
+    return {
+        **_adapters('stda')(cfg),
+        'train_dataloader.dataset.pipeline': copy.deepcopy(kept),
+        'custom_hooks': copy.deepcopy(hooks),
+    }
+
+
+def _class_balanced(cfg: Config) -> dict:
+    options = _without_asba(cfg)
+    options['model.head.class_balanced'] = True
+    options['custom_hooks'] = [*options['custom_hooks'], dict(type='ClassBalanceHook')]
+    return options
+
+
+def _afhead(cfg: Config) -> dict:
+    if not osp.isfile(AFHEAD_CONFIG):
+        raise VariantUnavailable(
+            f"variant 'afhead' needs {AFHEAD_CONFIG} (the anchor-free head's demo config), "
+            'which this checkout does not have'
+        )
+    head = copy.deepcopy(Config.fromfile(AFHEAD_CONFIG).model.head.to_dict())
+    head['in_channels'] = cfg.model.head.in_channels
+    return {**_adapters('stda')(cfg), 'model.head': dict(_delete_=True, **head)}
+
+
+VARIANTS = (
+    Variant('linear-probe', ADAPTERS, 'none (linear probe: trunk + head)', _adapters(None), True),
+    Variant('temporal', ADAPTERS, 'temporal (AdaTAD-like)', _adapters('temporal'), True),
+    Variant('joint', ADAPTERS, 'joint 3D kernel (ST-Adapter-like)', _adapters('joint'), True),
+    Variant('stda-cross', ADAPTERS, "STDA, linear 'cross' fusion", _stda_cross, True),
+    Variant('stda', ADAPTERS, 'STDA (default)', _adapters('stda'), True),
+    Variant(
+        'vit-fullft', FINE_TUNING, 'MMAction2 ViT, same checkpoint, full FT', _vit_fullft, False
+    ),
+    Variant('x3d-s', CNN_3D, 'MMAction2 X3D-S from scratch', _x3d, False),
+    Variant('asba-on', LONG_TAIL, 'ASBA on', _adapters('stda'), True, same_as='stda'),
+    Variant('asba-off', LONG_TAIL, 'ASBA off', _without_asba, True),
+    Variant('cb-loss', LONG_TAIL, 'class-balanced loss, no ASBA', _class_balanced, True),
+    Variant('afhead', ADAPTERS, 'STDA + anchor-free head', _afhead, True),
+)
+VARIANTS_BY_NAME = {variant.name: variant for variant in VARIANTS}
+
+
+def default_variant_names() -> list[str]:
+    """Every variant; the anchor-free head only where its config exists."""
+    return [v.name for v in VARIANTS if v.name != 'afhead' or osp.isfile(AFHEAD_CONFIG)]
+
+
+def get_variant(name: str) -> Variant:
+    """The variant called ``name``; a clear error lists the known names."""
+    if name not in VARIANTS_BY_NAME:
+        raise UserInputError(
+            f'unknown variant {name!r}; expected one of {", ".join(VARIANTS_BY_NAME)}'
+        )
+    return VARIANTS_BY_NAME[name]
+
+
+def variant_config(base: Config, variant: Variant) -> Config:
+    """A copy of ``base`` turned into ``variant``.
+
+    Raises:
+        VariantUnavailable: A prerequisite is missing: a component this version
+            of mmstda lacks, a config file, or the pretrained trunk a frozen-trunk
+            variant needs.
+    """
+    cfg = copy.deepcopy(base)
+    cfg.merge_from_dict(variant.overrides(base))
+    if variant.frozen_trunk:
+        checkpoint = pretrained_checkpoint(cfg.model.backbone)
+        if not checkpoint:
+            raise VariantUnavailable(
+                f"variant {variant.name!r} freezes the trunk, but the base config's "
+                'model.backbone loads no pretrained weights (pretrained= or a Pretrained '
+                'init_cfg): a frozen random trunk measures nothing'
+            )
+        if '://' not in checkpoint and not osp.isfile(checkpoint):
+            raise VariantUnavailable(
+                f'variant {variant.name!r} needs the pretrained trunk {checkpoint}, which '
+                'does not exist'
+            )
+    return cfg
