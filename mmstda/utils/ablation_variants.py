@@ -71,8 +71,9 @@ class Variant:
         group (str): Group of the table (adapters, baselines, long tail).
         label (str): What the row is, for the table.
         overrides (Callable[[Config], dict]): Dotted-key overrides of the base.
-        frozen_trunk (bool): The trunk is frozen, so the base must load
-            pretrained trunk weights (a frozen random trunk measures nothing).
+        needs_pretrained (bool): The variant starts from the base's pretrained
+            trunk: it freezes it (a frozen random trunk measures nothing) or
+            fine-tunes it.
         same_as (str, optional): This row reuses another variant's runs (the
             same training), e.g. "ASBA on" is the default STDA. Defaults to None.
     """
@@ -81,7 +82,7 @@ class Variant:
     group: str
     label: str
     overrides: Callable[[Config], dict]
-    frozen_trunk: bool
+    needs_pretrained: bool
     same_as: str | None = None
 
 
@@ -215,7 +216,7 @@ VARIANTS = (
     Variant('stda-cross', ADAPTERS, "STDA, linear 'cross' fusion", _stda_cross, True),
     Variant('stda', ADAPTERS, 'STDA (default)', _adapters('stda'), True),
     Variant(
-        'vit-fullft', FINE_TUNING, 'MMAction2 ViT, same checkpoint, full FT', _vit_fullft, False
+        'vit-fullft', FINE_TUNING, 'MMAction2 ViT, same checkpoint, full FT', _vit_fullft, True
     ),
     Variant('x3d-s', CNN_3D, 'MMAction2 X3D-S from scratch', _x3d, False),
     Variant('asba-on', LONG_TAIL, 'ASBA on', _adapters('stda'), True, same_as='stda'),
@@ -245,18 +246,18 @@ def variant_config(base: Config, variant: Variant) -> Config:
 
     Raises:
         VariantUnavailable: A prerequisite is missing: a component this version
-            of mmstda lacks, a config file, or the pretrained trunk a frozen-trunk
-            variant needs.
+            of mmstda lacks, a config file, or the pretrained trunk the variant
+            starts from.
     """
     cfg = copy.deepcopy(base)
     cfg.merge_from_dict(variant.overrides(base))
-    if variant.frozen_trunk:
+    if variant.needs_pretrained:
         checkpoint = pretrained_checkpoint(cfg.model.backbone)
         if not checkpoint:
             raise VariantUnavailable(
-                f"variant {variant.name!r} freezes the trunk, but the base config's "
+                f"variant {variant.name!r} needs a pretrained trunk, but the base config's "
                 'model.backbone loads no pretrained weights (pretrained= or a Pretrained '
-                'init_cfg): a frozen random trunk measures nothing'
+                'init_cfg)'
             )
         if '://' not in checkpoint and not osp.isfile(checkpoint):
             raise VariantUnavailable(

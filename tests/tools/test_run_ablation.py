@@ -142,11 +142,13 @@ def test_x3d_baseline_runs_in_the_same_detector(tiny_base):
     assert cls_logits.shape == (1, 17, 16)  # one score per class and window frame
 
 
-def test_frozen_trunk_variant_without_pretrained_weights_is_refused(tiny_base):
+def test_variants_that_start_from_the_pretrained_trunk_refuse_a_base_without_one(tiny_base):
     cfg = copy.deepcopy(tiny_base)
     cfg.model.backbone.pretrained = None
-    with pytest.raises(VariantUnavailable, match="'temporal' freezes the trunk.*no pretrained"):
-        variant_config(cfg, get_variant('temporal'))
+    for name in ('temporal', 'vit-fullft'):
+        with pytest.raises(VariantUnavailable, match=f"'{name}' needs a pretrained trunk"):
+            variant_config(cfg, get_variant(name))
+    assert variant_config(cfg, get_variant('x3d-s')).model.backbone.type == 'X3D'  # from scratch
     cfg.model.backbone.pretrained = 'checkpoints/missing.pth'
     with pytest.raises(VariantUnavailable, match='needs the pretrained trunk checkpoints/missing'):
         variant_config(cfg, get_variant('stda'))
@@ -190,7 +192,7 @@ def test_missing_prerequisite_stops_the_study_in_one_line(tmp_path, monkeypatch,
         run_ablation['main']()
     assert stopped.value.code == 2
     stderr = capsys.readouterr().err
-    assert stderr.startswith("error: variant 'stda' freezes the trunk")
+    assert stderr.startswith("error: variant 'stda' needs a pretrained trunk")
     assert len(stderr.strip().splitlines()) == 1
     assert not os.listdir(tmp_path)  # nothing trained
 

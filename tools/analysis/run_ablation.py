@@ -130,12 +130,14 @@ def model_parameters(cfg) -> dict:
     return counts
 
 
-def prepare_variants(base, names: list[str], skip_unavailable: bool) -> dict:
+def prepare_variants(base, names: list[str]) -> tuple[dict, list[str]]:
     """Config, overrides and parameter counts of each variant that can run here.
 
-    A row that reuses another variant's runs (``same_as``) brings that variant
-    in. A variant whose prerequisite is missing is reported on one line; the
-    study stops before training anything unless ``skip_unavailable``.
+    A row that reuses another variant's runs (``same_as``) brings that variant in.
+
+    Returns:
+        tuple[dict, list[str]]: The runnable variants by name, and one line per
+        variant whose prerequisite is missing.
     """
     wanted = []
     for name in names:
@@ -153,15 +155,12 @@ def prepare_variants(base, names: list[str], skip_unavailable: bool) -> dict:
         prepared[name] = dict(
             variant=variant, cfg=cfg, overrides=variant.overrides(base), **model_parameters(cfg)
         )
-    for problem in problems:
-        print(f'{"skipped" if skip_unavailable else "error"}: {problem}', file=sys.stderr)
-    if problems and not skip_unavailable:
-        raise SystemExit(2)
-    return {
+    runnable = {
         name: entry
         for name, entry in prepared.items()
         if not entry['variant'].same_as or entry['variant'].same_as in prepared
     }
+    return runnable, problems
 
 
 def split_facts(cfg) -> dict:
@@ -286,6 +285,7 @@ def train_and_test(cfg, name: str, seed: int, run_dir: str, facts: dict, params:
         test_minutes=tested['wall_s'] / 60,
         # CPU time depends less than wall time on what else the machine runs.
         train_cpu_minutes=None if trained['cpu_s'] is None else trained['cpu_s'] / 60,
+        test_cpu_minutes=None if tested['cpu_s'] is None else tested['cpu_s'] / 60,
         peak_memory_mb=trained['peak_mb'],
         test_peak_memory_mb=tested['peak_mb'],
         resumed=resumed,
@@ -368,12 +368,18 @@ def main() -> None:
         for name in names:
             get_variant(name)
         base = load_base(args)
-        prepared = prepare_variants(base, names, args.skip_unavailable)
+        prepared, problems = prepare_variants(base, names)
         for name, entry in prepared.items():
             print(
                 f'{name}: buildable, {entry["trainable_params"]:,} of {entry["total_params"]:,} '
                 f'parameters train ({entry["trainable_percent"]:.2f}%)'
             )
+        # One line per missing prerequisite; stop before training anything unless
+        # told to leave those variants out.
+        for problem in problems:
+            print(f'{"skipped" if args.skip_unavailable else "error"}: {problem}', file=sys.stderr)
+        if problems and not args.skip_unavailable:
+            raise SystemExit(2)
         if args.check:
             return
         facts = split_facts(base)
