@@ -17,8 +17,10 @@ def test_import_registers_every_component_in_mmaction_registries():
             'DecoupledAdapterViT',
             'OnlineMGDetector',
             'OnlineTADHead',
+            'AnchorFreeTADHead',
             'TemporalAlignNeck',
             'SigmoidFocalLoss',
+            'SegmentIoULoss',
         ],
         registry.TRANSFORMS: [
             'ASBATransform',

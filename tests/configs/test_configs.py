@@ -122,3 +122,28 @@ def test_mix_config_changes_only_the_backbone_type():
     assert strip_scope(mixed.model.cls_head.to_dict()) == strip_scope(
         stock.model.cls_head.to_dict()
     )
+
+
+@pytest.mark.parametrize(
+    'online, anchor_free',
+    [
+        ('configs/stda_smg.py', 'configs/stda-afhead_vit-g-p14_videomaev2-pre_1xb4-20e_smg.py'),
+        ('configs/stda_demo.py', 'configs/stda-afhead_demo.py'),
+    ],
+)
+def test_anchor_free_head_configs_swap_only_the_head(online, anchor_free):
+    base, swapped = load(online), load(anchor_free)
+    for key in ('backbone', 'neck', 'data_preprocessor'):
+        assert swapped.model[key] == base.model[key]
+    for key in ('train_dataloader', 'optim_wrapper', 'param_scheduler', 'train_cfg'):
+        assert swapped[key] == base[key]
+    assert swapped.custom_hooks == base.custom_hooks
+    head = swapped.model.head
+    assert head.type == 'AnchorFreeTADHead'
+    assert head.in_channels == base.model.head.in_channels
+    assert head.num_classes == base.model.head.num_classes
+    giant = swapped.model.backbone.get('arch') == 'giant'
+    with torch.device('meta' if giant else 'cpu'):
+        model = MODELS.build(swapped.model)
+    # The challenge entries' pyramid: strides 1 to 32.
+    assert model.head.strides == (1, 2, 4, 8, 16, 32)

@@ -1,0 +1,25 @@
+# The paper's setting on real SMG (configs/stda_smg.py: frozen VideoMAEv2-g + STDA,
+# ASBA, 28 fps, 160 px, 64-frame windows) with the challenge entries' kind of head:
+# a multi-scale anchor-free temporal detection head (ActionFormer-style pyramid with
+# strides 1-32, focal + DIoU losses, centre sampling radius 1.5, Soft-NMS sigma 0.7
+# with boundary voting 0.7, as in AdaTAD). Offline only: the online recognizer
+# refuses it. Compare it with the online head on your validation split.
+_base_ = ['stda_vit-g-p14_videomaev2-pre_1xb4-20e_smg.py']
+
+model = dict(
+    head=dict(
+        _delete_=True,
+        type='AnchorFreeTADHead',
+        in_channels=1408,  # VideoMAEv2-g
+        num_classes={{_base_.num_classes}},
+        feat_channels=256,
+        # Default pyramid: strides 1, 2, 4, 8, 16, 32 native frames with regression
+        # ranges (0, 4), (4, 8), ..., (64, inf): SMG's mean gesture (51 frames)
+        # lands on the strides 8 and 16.
+        center_radius=1.5,
+        test_cfg=dict(min_duration_frames=8),
+    ),
+)
+# The validation sweep (which sets the operating point) also tries low thresholds:
+# this head's scores are class probabilities of single positions.
+val_evaluator = dict(sweep_thresholds=[0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7])
