@@ -121,8 +121,9 @@ class OnlineMGDetector(BaseModel):
         Returns:
             dict | list | tuple: Losses; data samples with ``pred_instances`` in
             absolute native frames and ``pred_frame_scores`` (T,), the highest class
-            probability per window frame; or ``(cls_logits (B, K, T), boundary_logits
-            (B, 2, T))``.
+            probability per window frame; or the head's output, whose first item is
+            the frame class logits ``(B, K, T)`` (``OnlineTADHead``: ``(cls_logits,
+            boundary_logits (B, 2, T))``).
         """
         feats = self.extract_feat(inputs)
         if mode == 'tensor':
