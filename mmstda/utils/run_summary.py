@@ -75,7 +75,10 @@ def format_summary(
     ]
     if outputs:
         lines.append(f'outputs:     {", ".join(outputs)}')
+    # Relative to the current folder from a clone; absolute for an installed copy.
     tools = osp.relpath(tools_dir)
+    if tools.startswith('..'):
+        tools = tools_dir
     lines += [
         'score other videos:',
         f'  python {osp.join(tools, "online_infer.py")} VIDEO {config} {checkpoint} '
