@@ -1,4 +1,5 @@
-"""A 2-epoch run of the demo model really learns: loss drops, F1 beats the trivial baseline."""
+"""A 2-epoch run of the demo model with ASBA and its hook on really learns: loss drops,
+F1 beats the trivial baseline."""
 
 import csv
 import glob
@@ -22,11 +23,10 @@ def learn_smg(tmp_path_factory) -> str:
     return root
 
 
-def _train_losses(work_dir) -> list[float]:
+def _scalars(work_dir) -> list[dict]:
     (path,) = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
     with open(path) as f:
-        records = [json.loads(line) for line in f]
-    return [r['loss'] for r in records if 'loss' in r]
+        return [json.loads(line) for line in f]
 
 
 def test_two_epochs_learn_above_the_trivial_baseline(tmp_path, learn_smg, repo_root):
@@ -38,9 +38,20 @@ def test_two_epochs_learn_above_the_trivial_baseline(tmp_path, learn_smg, repo_r
          '--no-validate', '--cfg-options', *data], **run,
     )  # fmt: skip
     assert train.returncode == 0, train.stderr[-3000:]
-    losses = _train_losses(work_dir)
+    records = _scalars(work_dir)
+    losses = [r['loss'] for r in records if 'loss' in r]
     first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
     assert last < 0.8 * first, losses
+    # ASBAHook ran: its probes moved the difficulty away from the neutral 0.5 ...
+    difficulty = [
+        [v for k, v in r.items() if k.startswith('asba/difficulty/')]
+        for r in records
+        if any(k.startswith('asba/difficulty/') for k in r)
+    ]
+    assert len(difficulty) == 2 and len(difficulty[-1]) == 17, difficulty
+    assert max(abs(v - 0.5) for v in difficulty[-1]) > 0.05, difficulty
+    # ... and the decoupled STDA branch scales were logged while training.
+    assert any('stda/temporal_scale' in r and 'stda/spatial_scale' in r for r in records)
 
     test = subprocess.run(
         [sys.executable, 'tools/test.py', LEARN_CONFIG, work_dir, '--work-dir', work_dir,

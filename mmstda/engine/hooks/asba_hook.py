@@ -11,6 +11,7 @@ from mmaction.registry import HOOKS
 from mmengine import dist
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+from mmengine.optim import AmpOptimWrapper
 from mmengine.runner import Runner
 from torch.utils.data import DataLoader
 
@@ -348,11 +349,15 @@ class ASBAHook(Hook):
         detected = torch.zeros(num_classes, dtype=torch.float64)
         total = torch.zeros(num_classes, dtype=torch.float64)
         was_training = model.training
+        # Under mixed precision the probe runs in the training's autocast.
+        optim_wrapper = getattr(runner, 'optim_wrapper', None)
+        amp = isinstance(optim_wrapper, AmpOptimWrapper)
         model.eval()
         try:
             for batch in self._probe_batches():
                 data = model.data_preprocessor(batch, False)
-                cls_logits = model(**data, mode='tensor')[0]
+                with optim_wrapper.optim_context(model) if amp else contextlib.nullcontext():
+                    cls_logits = model(**data, mode='tensor')[0]
                 labels = model.head.get_targets(data['data_samples'], cls_logits.shape[-1])[0]
                 hits, frames = frame_detection_counts(
                     cls_logits.float().sigmoid(), labels, score_thr, num_classes
