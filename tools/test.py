@@ -4,6 +4,8 @@ python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--dump results.pkl] ...
 """
 
 import argparse
+import json
+import os
 import os.path as osp
 import sys
 
@@ -55,6 +57,12 @@ def parse_args() -> argparse.Namespace:
         help='keep segments scoring at least this; defaults to the operating point stored '
         'in the checkpoint (chosen on validation)',
     )
+    parser.add_argument(
+        '--online',
+        action='store_true',
+        help='stream every test video through OnlineRecognizer from its first frame to its '
+        'last and score what it emits (F1 and emission latency) instead of offline windows',
+    )
     return parse_runner_args(parser, example='test_dataloader.batch_size=1')
 
 
@@ -66,8 +74,11 @@ def merge_args(cfg, args: argparse.Namespace):
         if metric.get('type') == 'MicroGestureF1Metric':
             metric['score_thr'] = score_thr
             print(f'score_thr={score_thr}: {source}')
-            metric['submission_file'] = args.submission or osp.join(cfg.work_dir, 'submission.csv')
-            metric.setdefault('table_file', osp.join(cfg.work_dir, 'per_class_f1.csv'))
+            suffix = '_online' if args.online else ''
+            metric['submission_file'] = args.submission or osp.join(
+                cfg.work_dir, f'submission{suffix}.csv'
+            )
+            metric.setdefault('table_file', osp.join(cfg.work_dir, f'per_class_f1{suffix}.csv'))
             if args.show_dir:
                 metric['timeline_dir'] = args.show_dir
     if args.dump is not None:
@@ -95,11 +106,33 @@ def resolve_checkpoint(path: str) -> str:
     return path
 
 
+def test_online(cfg, score_thr: float) -> dict:
+    """Stream the test videos through OnlineRecognizer; write WORK_DIR/online_metrics.json."""
+    import torch
+
+    from mmstda.apis.online_evaluation import evaluate_online
+
+    os.makedirs(cfg.work_dir, exist_ok=True)
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    # The metric's submission, table and timeline paths were set by merge_args.
+    metrics = evaluate_online(cfg, cfg.load_from, score_thr, device=device)
+    path = osp.join(cfg.work_dir, 'online_metrics.json')
+    with open(path, 'w') as f:
+        json.dump({k: float(v) for k, v in metrics.items()}, f, indent=1)
+    print(f'Online metrics -> {path}')
+    return metrics
+
+
 def main() -> None:
     args = parse_args()
     with user_errors():
         cfg = merge_args(load_config(args.config, args.cfg_options), args)
         set_cpu_threads(cfg)
+        if args.online:
+            if args.dump is not None or args.launcher != 'none':
+                raise UserInputError('--online runs in one process and writes no --dump pickle')
+            test_online(cfg, resolve_score_thr(args.score_thr, cfg.load_from)[0])
+            return
         with concise_console():
             runner = build_runner(cfg, args.launcher)
         require_matching_checkpoint(runner, cfg.load_from)

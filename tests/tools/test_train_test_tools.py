@@ -1,5 +1,6 @@
 """tools/train.py, tools/test.py and tools/dist_train.sh, run as a user runs them."""
 
+import csv
 import os
 import os.path as osp
 import subprocess
@@ -104,3 +105,42 @@ def test_test_tool_takes_a_work_dir_and_reads_its_last_checkpoint(tmp_path):
     result = run_tool([sys.executable, 'tools/test.py', TOY_CONFIG, str(tmp_path)])
     assert result.returncode == 2
     assert 'Checkpoint file not found' in result.stderr and 'epoch_9.pth' in result.stderr
+
+
+def test_test_tool_online_streams_every_test_video_at_the_operating_point(tmp_path):
+    import json
+
+    import torch
+    from mmaction.registry import MODELS
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from mmstda.datasets.synthetic_smg import SyntheticSMGConfig, generate_synthetic_smg
+
+    data_root = str(tmp_path / 'smg')
+    generate_synthetic_smg(data_root, SyntheticSMGConfig(num_videos=3, frame_size=32, seed=0))
+    config = osp.join('tests', 'data', 'configs', 'tiny_demo.py')
+    init_default_scope('mmaction')
+    model = MODELS.build(Config.fromfile(osp.join(REPO_ROOT, config)).model)
+    ckpt = str(tmp_path / 'best.pth')
+    point = dict(score_thr=0.0, val_f1=0.1, epoch=1, metric='mg/f1')
+    torch.save(dict(state_dict=model.state_dict(), meta=dict(operating_point=point)), ckpt)
+    work_dir = tmp_path / 'work'
+    result = run_tool(
+        [sys.executable, 'tools/test.py', config, ckpt, '--online', '--work-dir', str(work_dir),
+         '--cfg-options', f'test_dataloader.dataset.data_root={data_root}',
+         # Untrained scores are ~0.01: open runs at 0 and never split them.
+         'model.head.test_cfg.score_thr=0.0', 'model.head.test_cfg.boundary_thr=1.1']
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f'score_thr=0.0: the operating point in {ckpt}' in result.stdout
+    metrics = json.loads((work_dir / 'online_metrics.json').read_text())
+    assert {'mg/f1', 'mg/latency_median_frames', 'mg/latency_p95_s'} <= set(metrics)
+    with open(work_dir / 'submission_online.csv', newline='') as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ['video_id', 'label', 'start_frame', 'end_frame', 'score']
+    # The test video streamed from its first frame to its last; every class is on
+    # everywhere, so class-agnostic NMS leaves one segment over the whole video.
+    assert len(rows) == 2 and rows[1][2] == '0'
+    assert int(rows[1][3]) >= 1600 and metrics['mg/num_pred'] == 1
+    assert (work_dir / 'per_class_f1_online.csv').is_file()
