@@ -17,6 +17,11 @@ default_hooks = dict(
     operating_point=dict(type='OperatingPointHook'),
 )
 
+# torch's CPU threads for tools/train.py and tools/test.py. None: 1 on CPU unless
+# OMP_NUM_THREADS is set (more threads fight the data loader's workers on small
+# or shared machines); GPU runs are left alone.
+cpu_threads = None
+
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
