@@ -24,3 +24,9 @@ model = dict(
 # thresholds: this head's scores are focal-loss class probabilities of single
 # positions, without the online head's averaging over a run of frames.
 val_evaluator = dict(sweep_thresholds=[0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5])
+# Rank epochs (best checkpoint, operating point) by the F1 at the best swept
+# threshold: decoding keeps low-scored candidates for the sweep, so the F1 at the
+# metric's default threshold 0 would rank epochs by their noise.
+default_hooks = dict(
+    checkpoint=dict(save_best='mg/best_f1'), operating_point=dict(metric='mg/best_f1')
+)

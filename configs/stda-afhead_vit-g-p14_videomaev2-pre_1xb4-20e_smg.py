@@ -23,3 +23,9 @@ model = dict(
 # The validation sweep (which sets the operating point) also tries low thresholds:
 # this head's scores are class probabilities of single positions.
 val_evaluator = dict(sweep_thresholds=[0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7])
+# Rank epochs (best checkpoint, operating point) by the F1 at the best swept
+# threshold: decoding keeps low-scored candidates for the sweep, so the F1 at the
+# metric's default threshold 0 would rank epochs by their noise.
+default_hooks = dict(
+    checkpoint=dict(save_best='mg/best_f1'), operating_point=dict(metric='mg/best_f1')
+)
