@@ -31,22 +31,14 @@ test_dataloader = dict(
 study_max_epochs = 20
 study_warmup_epochs = 1
 train_cfg = dict(max_epochs=study_max_epochs, val_interval=5)
+# The demo's warm-up and cosine decay, compressed into the study's epochs.
+_warmup, _cosine = _base_.param_scheduler
 param_scheduler = [
+    dict(_warmup, end=study_warmup_epochs),
     dict(
-        type='LinearLR',
-        start_factor=0.01,
-        by_epoch=True,
-        begin=0,
-        end=study_warmup_epochs,
-        convert_to_iter_based=True,
-    ),
-    dict(
-        type='CosineAnnealingLR',
+        _cosine,
         T_max=study_max_epochs - study_warmup_epochs,
-        eta_min_ratio=0.01,
-        by_epoch=True,
         begin=study_warmup_epochs,
         end=study_max_epochs,
-        convert_to_iter_based=True,
     ),
 ]

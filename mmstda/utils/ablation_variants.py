@@ -204,9 +204,14 @@ def _afhead(cfg: Config) -> dict:
             f"variant 'afhead' needs {AFHEAD_CONFIG} (the anchor-free head's demo config), "
             'which this checkout does not have'
         )
-    head = copy.deepcopy(Config.fromfile(AFHEAD_CONFIG).model.head.to_dict())
-    head['in_channels'] = cfg.model.head.in_channels
-    return {**_adapters('stda')(cfg), 'model.head': dict(_delete_=True, **head)}
+    afhead = Config.fromfile(AFHEAD_CONFIG)
+    head = dict(afhead.model.head.to_dict(), in_channels=cfg.model.head.in_channels)
+    return {
+        **_adapters('stda')(cfg),
+        'model.head': dict(_delete_=True, **head),
+        # Its validation sweep (which sets the operating point) suits its scores.
+        'val_evaluator': copy.deepcopy(afhead.val_evaluator.to_dict()),
+    }
 
 
 VARIANTS = (

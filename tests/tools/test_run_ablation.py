@@ -173,6 +173,15 @@ def test_study_test_set_is_large_and_of_unseen_subjects():
     assert test.data_root != study.train_dataloader.dataset.data_root
 
 
+def test_study_schedule_is_the_demos_compressed_into_its_epochs():
+    study = Config.fromfile(osp.join(REPO_ROOT, STUDY_CONFIG))
+    demo = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'stda_demo.py'))
+    assert [s.type for s in study.param_scheduler] == [s.type for s in demo.param_scheduler]
+    assert study.param_scheduler[-1].end == study.train_cfg.max_epochs
+    assert study.train_cfg.max_epochs < demo.train_cfg.max_epochs
+    assert study.optim_wrapper == demo.optim_wrapper and study.model == demo.model
+
+
 def _run_study(args: list[str]) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
     env['OMP_NUM_THREADS'] = '1'
