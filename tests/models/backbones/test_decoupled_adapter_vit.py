@@ -84,6 +84,18 @@ def test_giant_parameter_counts_on_meta_device():
     assert hidden == 352  # round(0.25 * 1408)
 
 
+@pytest.mark.parametrize('arch', ['small', 'base', 'large', 'huge', 'giant'])
+@pytest.mark.parametrize('adapter_type, stda_fusion', [('stda', 'decoupled'), ('stda', 'cross')])
+def test_adapters_stay_within_five_percent_of_the_trunk(arch, adapter_type, stda_fusion):
+    with torch.device('meta'):
+        trunk = sum(
+            p.numel() for p in DecoupledAdapterViT(arch=arch, adapter_type=None).parameters()
+        )
+        model = DecoupledAdapterViT(arch=arch, adapter_type=adapter_type, stda_fusion=stda_fusion)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert trainable / trunk <= 0.05  # the stricter share: of the trunk without adapters
+
+
 def test_registered_and_buildable_from_config():
     model = MODELS.build(dict(type='DecoupledAdapterViT', **TINY, adapter_type='temporal'))
     assert isinstance(model, DecoupledAdapterViT)
