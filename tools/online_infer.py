@@ -26,7 +26,7 @@ except ImportError:  # run from a source checkout without installing
 
 from mmstda.apis import init_online_recognizer
 from mmstda.utils.launch import UserInputError, user_errors
-from mmstda.utils.operating_point import resolve_score_thr
+from mmstda.utils.operating_point import add_score_thr_argument, resolve_score_thr
 from mmstda.visualization import draw_timeline
 
 CSV_HEADER = ['video_id', 'label', 'start_frame', 'end_frame', 'score']
@@ -48,13 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help='id in the CSV (default: the file stem without _color, e.g. Sample0037 for '
         'Sample0037_color.mp4, as in the submission CSV of tools/test.py)',
     )
-    parser.add_argument(
-        '--score-thr',
-        type=float,
-        default=None,
-        help='keep segments scoring at least this; defaults to the operating point stored '
-        'in the checkpoint (chosen on validation)',
-    )
+    add_score_thr_argument(parser)
     parser.add_argument(
         '--allow-partial',
         action='store_true',

@@ -26,7 +26,7 @@ from mmstda.utils.launch import (
     parse_runner_args,
     user_errors,
 )
-from mmstda.utils.operating_point import resolve_score_thr
+from mmstda.utils.operating_point import add_score_thr_argument, resolve_score_thr
 
 
 def parse_args() -> argparse.Namespace:
@@ -50,13 +50,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--show-dir', help='draw one timeline PNG per video (ground truth, predictions, scores)'
     )
-    parser.add_argument(
-        '--score-thr',
-        type=float,
-        default=None,
-        help='keep segments scoring at least this; defaults to the operating point stored '
-        'in the checkpoint (chosen on validation)',
-    )
+    add_score_thr_argument(parser)
     parser.add_argument(
         '--online',
         action='store_true',

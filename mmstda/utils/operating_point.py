@@ -6,6 +6,7 @@ Training stores it in every checkpoint as ``checkpoint['meta']['operating_point'
 back so that every tool keeps the same segments.
 """
 
+import argparse
 from typing import Any
 
 from .checkpoint import load_checkpoint_file
@@ -96,4 +97,15 @@ def resolve_score_thr(
         )
     return float(default), (
         f'default {default}: {checkpoint or "no checkpoint"} stores no operating point'
+    )
+
+
+def add_score_thr_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``--score-thr`` option every tool shares (default: the operating point)."""
+    parser.add_argument(
+        '--score-thr',
+        type=float,
+        default=None,
+        help='keep segments scoring at least this; defaults to the operating point stored '
+        'in the checkpoint (chosen on validation)',
     )
