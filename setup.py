@@ -7,8 +7,9 @@ from setuptools.command.build_py import build_py
 HERE = osp.dirname(osp.abspath(__file__))
 # `mim train mmstda CONFIG` / `mim test mmstda ...` run the package's own
 # `.mim/tools/{train,test}.py` and find configs in `.mim/configs`, the layout every
-# OpenMMLab package ships; the wheel gets copies of tools/ and configs/ there.
-MIM_FOLDERS = ('tools', 'configs')
+# OpenMMLab package ships; the wheel gets copies of tools/ and configs/ there, and
+# of checkpoints/ (the small pretrained trunk the demo config loads).
+MIM_FOLDERS = ('tools', 'configs', 'checkpoints')
 
 
 def read_requirements(name: str) -> list[str]:
