@@ -27,11 +27,25 @@ class RandomStateHook(Hook):
     restarts. Before each training epoch this hook therefore hands the training
     datasets that support it (``set_sample_seed``, e.g. :class:`SMGDataset`) the
     run's seed and the epoch; they seed each sample's pipeline from
-    ``(seed, epoch, index)``. Together, a resumed run equals an uninterrupted one
-    with any ``num_workers``, persistent or not.
+    ``(seed, epoch, index)``.
+
+    PyTorch's DataLoader also draws its workers' base seed from torch's global
+    generator each time it creates an iterator: every epoch without persistent
+    workers, only the first one with them, so a resumed run would draw once more
+    than the run it continues and shift every later dropout mask. Before
+    training the hook gives each dataloader without a ``generator`` its own,
+    seeded from the run's seed, which leaves the global generator to the model.
+
+    Together, a resumed run equals an uninterrupted one with any ``num_workers``,
+    persistent or not, and so does a run with another ``num_workers``.
     """
 
     priority = 'VERY_LOW'
+
+    def before_train(self, runner) -> None:
+        for loader in (runner.train_dataloader, getattr(runner.val_loop, 'dataloader', None)):
+            if loader is not None and getattr(loader, 'generator', False) is None:
+                loader.generator = torch.Generator().manual_seed(runner.seed)
 
     def before_train_epoch(self, runner) -> None:
         # Called before the epoch's dataloader iterator exists, so even
