@@ -119,13 +119,38 @@ def _iter_dataset_cfgs(node, path: str) -> Iterator[tuple[str, dict]]:
         yield from _iter_dataset_cfgs(child, f'{path}.datasets[{index}]')
 
 
+def _check_arguments(node: dict, field: str, registry, source: str) -> None:
+    """Raise, naming ``field.key``, when ``node`` holds a key its ``type`` does not take."""
+    name = node.get('type')
+    try:
+        cls = registry.get(name) if isinstance(name, str) else name
+    except Exception:  # a scope whose package cannot be imported
+        cls = None
+    accepted = _accepted_arguments(cls) if inspect.isclass(cls) else None
+    if accepted is None:
+        return
+    for key in node:
+        # ``_scope_`` is read by mmengine's registry, not by the class.
+        if key in ('type', '_scope_') or key in accepted:
+            continue
+        close = difflib.get_close_matches(key, sorted(accepted), n=3)
+        hint = (
+            f'Did you mean {", ".join(repr(c) for c in close)}?'
+            if close
+            else f'Expected one of {sorted(accepted)}.'
+        )
+        raise UserInputError(
+            f'{source}: {field}.{key} is not an argument of {cls.__name__}. {hint}'
+        )
+
+
 def check_dataset_arguments(cfg: Config, source: str = 'config') -> None:
-    """Fail early, naming the key, when a dataset config has an argument its class lacks.
+    """Fail early, naming the key, when a dataset or pipeline step has an argument its class lacks.
 
     Otherwise a misspelt argument (``windw_frames``) surfaces as a ``TypeError``
     traceback from deep inside the dataloader construction.
     """
-    from mmaction.registry import DATASETS
+    from mmaction.registry import DATASETS, TRANSFORMS
 
     for split in ('train', 'val', 'test'):
         loader = cfg.get(f'{split}_dataloader')
@@ -134,27 +159,10 @@ def check_dataset_arguments(cfg: Config, source: str = 'config') -> None:
         for field, dataset in _iter_dataset_cfgs(
             loader.get('dataset'), f'{split}_dataloader.dataset'
         ):
-            name = dataset.get('type')
-            try:
-                cls = DATASETS.get(name) if isinstance(name, str) else name
-            except Exception:  # a scope whose package cannot be imported
-                cls = None
-            accepted = _accepted_arguments(cls) if inspect.isclass(cls) else None
-            if accepted is None:
-                continue
-            for key in dataset:
-                # ``_scope_`` is read by mmengine's registry, not by the class.
-                if key in ('type', '_scope_') or key in accepted:
-                    continue
-                close = difflib.get_close_matches(key, sorted(accepted), n=3)
-                hint = (
-                    f'Did you mean {", ".join(repr(c) for c in close)}?'
-                    if close
-                    else f'Expected one of {sorted(accepted)}.'
-                )
-                raise UserInputError(
-                    f'{source}: {field}.{key} is not an argument of {cls.__name__}. {hint}'
-                )
+            _check_arguments(dataset, field, DATASETS, source)
+            for index, step in enumerate(dataset.get('pipeline') or []):
+                if isinstance(step, dict):
+                    _check_arguments(step, f'{field}.pipeline[{index}]', TRANSFORMS, source)
 
 
 def recorded_checkpoint(work_dir: str) -> str | None:
