@@ -21,15 +21,17 @@ def test_import_registers_every_component_in_mmaction_registries():
             'TemporalAlignNeck',
             'SigmoidFocalLoss',
             'SegmentIoULoss',
+            'VideoMAEPretrainer',
         ],
         registry.TRANSFORMS: [
             'ASBATransform',
             'SampleMGWindow',
             'TemporalSpeedJitter',
             'PackMGInputs',
+            'InMemoryVideoClip',
         ],
         registry.METRICS: ['MicroGestureF1Metric'],
-        registry.DATASETS: ['SMGDataset', 'SyntheticSMGDataset'],
+        registry.DATASETS: ['SMGDataset', 'SyntheticSMGDataset', 'UnlabeledVideoDataset'],
         registry.HOOKS: ['ASBAHook', 'ClassBalanceHook', 'OperatingPointHook', 'RandomStateHook'],
     }
     for reg, names in expected.items():

@@ -14,7 +14,11 @@ class TemporalAlignNeck(BaseModule):
     keeps T' = T), so the neck reads T' from the feature map.
 
     Args:
-        spatial_pool (str): ``'avg'`` or ``'max'`` over H' x W'. Defaults to ``'avg'``.
+        spatial_pool (str): ``'avg'`` or ``'max'`` over H' x W'. ``'max'`` keeps a
+            small salient region (a hand on a grid of body and background tokens,
+            each token carrying its position from the trunk) undiluted, where
+            averaging divides it by H' x W'; the frozen-trunk demo needs it.
+            Defaults to ``'avg'``.
         align (str): ``'nearest'`` repeats each step over the frames it covers, which
             keeps causality and lets clips be processed one at a time; ``'linear'``
             interpolates between steps (uses the next step: offline only).

@@ -20,6 +20,18 @@ def test_max_pooling_and_linear_alignment():
     assert neck(feats, num_frames=4).tolist() == [[[0.0, 1.0, 3.0, 4.0]]]
 
 
+def test_max_pooling_keeps_a_lone_salient_token_undiluted():
+    # The demo's case: one token (the hand) of a 4x4 grid carries a feature the 15
+    # background tokens lack; its value survives max pooling whole, average
+    # pooling divides it by 16.
+    feats = torch.zeros(1, 3, 1, 4, 4)
+    feats[0, :, 0, 2, 1] = torch.tensor([0.9, 0.1, 0.5])
+    pooled_max = MODELS.build(dict(type='TemporalAlignNeck', spatial_pool='max'))(feats, 1)
+    pooled_avg = MODELS.build(dict(type='TemporalAlignNeck', spatial_pool='avg'))(feats, 1)
+    torch.testing.assert_close(pooled_max[0, :, 0], torch.tensor([0.9, 0.1, 0.5]))
+    torch.testing.assert_close(pooled_avg[0, :, 0], torch.tensor([0.9, 0.1, 0.5]) / 16)
+
+
 def test_last_stage_of_a_tuple_is_used():
     neck = MODELS.build(dict(type='TemporalAlignNeck'))
     stages = (torch.zeros(1, 2, 4, 1, 1), torch.ones(1, 3, 4, 1, 1))
