@@ -10,6 +10,12 @@ import os.path as osp
 import shutil
 import subprocess
 
+from mmstda.utils.errors import UserInputError
+
+
+class VideoPrepError(UserInputError):
+    """A video that cannot be read or transcoded faithfully; names the file."""
+
 
 def ffmpeg_exe() -> str:
     """Path of an ffmpeg binary with libx264."""
@@ -26,11 +32,18 @@ def ffmpeg_exe() -> str:
 
 
 def video_info(path: str) -> tuple[int, float, int, int]:
-    """``(num_frames, fps, height, width)`` of a video as decord decodes it."""
+    """``(num_frames, fps, height, width)`` of a video as decord decodes it.
+
+    Raises:
+        VideoPrepError: decord cannot read the file.
+    """
     import decord
 
-    reader = decord.VideoReader(path, num_threads=1)
-    height, width = reader[0].shape[:2]
+    try:
+        reader = decord.VideoReader(path, num_threads=1)
+        height, width = reader[0].shape[:2]
+    except Exception as error:  # decord's DECORDError and RuntimeError
+        raise VideoPrepError(f'{path}: cannot decode the video ({error})') from None
     return len(reader), float(reader.get_avg_fps()), height, width
 
 
@@ -65,7 +78,7 @@ def transcode_video(
         tuple[int, float]: Frame count and fps of the written video.
 
     Raises:
-        RuntimeError: ffmpeg failed, or the output's frame count or fps differ.
+        VideoPrepError: ffmpeg failed, or the output's frame count or fps differ.
     """
     num_frames, fps, _, _ = video_info(src)
     os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
@@ -102,10 +115,11 @@ def transcode_video(
     ]
     completed = subprocess.run(command, capture_output=True, text=True)
     if completed.returncode != 0:
-        raise RuntimeError(f'ffmpeg failed on {src}: {completed.stderr.strip()}')
+        reason = ' '.join(completed.stderr.split())[-300:]
+        raise VideoPrepError(f'{src}: ffmpeg failed ({reason})')
     out_frames, out_fps, _, _ = video_info(dst)
     if out_frames != num_frames or abs(out_fps - fps) > 1e-3 * fps:
-        raise RuntimeError(
+        raise VideoPrepError(
             f'{dst}: wrote {out_frames} frames at {out_fps:.3f} fps, expected {num_frames} '
             f'frames at {fps:.3f} fps like {src}'
         )

@@ -23,7 +23,8 @@ try:
 except ImportError:  # run from a source checkout that is not pip-installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmstda.datasets.video_prep import transcode_video, video_info
+from mmstda.datasets.video_prep import VideoPrepError, transcode_video, video_info
+from mmstda.utils.launch import UserInputError, user_errors
 
 
 def main() -> None:
@@ -53,9 +54,11 @@ def main() -> None:
     args = parser.parse_args()
 
     src = osp.abspath(args.src)
+    if not osp.isdir(src):
+        raise UserInputError(f'{args.src}: dataset root not found')
     videos = sorted(glob.glob(osp.join(src, args.video_glob)))
     if not videos:
-        raise SystemExit(f'no video matches {args.video_glob!r} under {src}')
+        raise UserInputError(f'no video matches --video-glob {args.video_glob!r} under {src}')
     video_set = set(videos)
     for folder, _, names in os.walk(src):
         for name in names:
@@ -70,7 +73,7 @@ def main() -> None:
             try:
                 if video_info(target)[0] == video_info(video)[0]:
                     continue
-            except Exception:  # an unreadable partial copy is simply redone
+            except VideoPrepError:  # an unreadable partial copy is simply redone
                 pass
         transcode_video(
             video, target, short_side=args.short_side, crf=args.crf, gop_frames=args.gop_frames
@@ -79,4 +82,5 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    with user_errors():
+        main()
