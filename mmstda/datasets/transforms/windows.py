@@ -50,7 +50,8 @@ class SampleMGWindow(BaseTransform):
 
     In test mode (``results['window_start_frame']`` is an int, set by the dataset)
     the window is kept where it is. In training (``window_start_frame`` None) a
-    position is drawn with numpy's global RNG, which mmengine seeds per worker:
+    position is drawn with numpy's global RNG (which :class:`SMGDataset` seeds per
+    sample from the run's seed, the epoch and the window index during training):
 
     * with probability ``gesture_centred_ratio`` the window is centred on one
       ground truth of the video (class-balanced choice once ``set_class_counts``
