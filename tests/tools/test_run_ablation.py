@@ -136,7 +136,7 @@ def test_fine_tuning_baseline_is_the_stock_vit_loaded_from_the_same_checkpoint(
 
 
 def test_x3d_baseline_runs_in_the_same_detector(tiny_base):
-    model = _build(variant_config(tiny_base, get_variant('x3d-s')))
+    model = _build(variant_config(tiny_base, get_variant('x3d')))
     assert type(model.backbone).__name__ == 'X3D'
     cls_logits, _ = model(torch.randn(1, 3, 16, 32, 32), mode='tensor')
     assert cls_logits.shape == (1, 17, 16)  # one score per class and window frame
@@ -148,7 +148,7 @@ def test_variants_that_start_from_the_pretrained_trunk_refuse_a_base_without_one
     for name in ('temporal', 'vit-fullft'):
         with pytest.raises(VariantUnavailable, match=f"'{name}' needs a pretrained trunk"):
             variant_config(cfg, get_variant(name))
-    assert variant_config(cfg, get_variant('x3d-s')).model.backbone.type == 'X3D'  # from scratch
+    assert variant_config(cfg, get_variant('x3d')).model.backbone.type == 'X3D'  # from scratch
     cfg.model.backbone.pretrained = 'checkpoints/missing.pth'
     with pytest.raises(VariantUnavailable, match='needs the pretrained trunk checkpoints/missing'):
         variant_config(cfg, get_variant('stda'))
