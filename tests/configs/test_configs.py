@@ -147,3 +147,27 @@ def test_anchor_free_head_configs_swap_only_the_head(online, anchor_free):
         model = MODELS.build(swapped.model)
     # The challenge entries' pyramid: strides 1 to 32.
     assert model.head.strides == (1, 2, 4, 8, 16, 32)
+
+
+def test_demo_is_the_methods_regime():
+    """Frozen pretrained trunk on a grid, STDA + head trained, ASBA with every family."""
+    cfg = load('configs/stda_demo.py')
+    backbone = cfg.model.backbone
+    assert backbone.freeze_backbone and backbone.adapter_type == 'stda'
+    assert backbone.img_size // backbone.patch_size >= 4  # a grid the spatial branch sees
+    assert osp.isfile(osp.join(REPO_ROOT, backbone.pretrained))
+    assert cfg.model.neck.spatial_pool == 'max'
+    model = MODELS.build(cfg.model)
+    trainable = {n.split('.')[0] for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {'backbone', 'head'}
+    assert all('.adapter.' in n for n, p in model.backbone.named_parameters() if p.requires_grad)
+    asba = [s for s in cfg.train_dataloader.dataset.pipeline if s.type == 'ASBATransform']
+    assert len(asba) == 1
+    built = TRANSFORMS.build(asba[0])
+    defaults = TRANSFORMS.build(dict(type='ASBATransform', num_classes=17))
+    for family in ('crop_area', 'translate', 'rotate_deg', 'slow_down', 'speed_warp', 'noise_std'):
+        assert getattr(built, family) == getattr(defaults, family), family
+        assert max(getattr(built, family)) > min(getattr(built, family)), family
+    assert [h.type for h in cfg.custom_hooks] == ['ASBAHook']
+    scratch = load('configs/stda_demo_scratch.py').model.backbone
+    assert scratch.patch_size == scratch.img_size and not scratch.freeze_backbone
