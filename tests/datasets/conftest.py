@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -60,3 +64,24 @@ def make_sample():
     """``make_sample(root, name, rows, num_frames=40, declared_frames=None, video=True,
     video_fps=28, declared_fps=28)``."""
     return write_sample
+
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture
+def run_data_tool():
+    """``run_data_tool('smg_to_json', *args)`` runs ``tools/data/<name>.py`` as a user would."""
+
+    def run(name: str, *args: str) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+        return subprocess.run(
+            [sys.executable, f'tools/data/{name}.py', *args],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    return run

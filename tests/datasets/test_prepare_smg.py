@@ -1,30 +1,13 @@
 """tools/data/prepare_smg.py refuses a copy that would not keep every frame, in one line."""
 
-import os
 import shutil
-import subprocess
-import sys
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
-    return subprocess.run(
-        [sys.executable, 'tools/data/prepare_smg.py', *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def test_damaged_video_is_refused_in_one_line(damaged_video, tmp_path):
+def test_damaged_video_is_refused_in_one_line(damaged_video, tmp_path, run_data_tool):
     src = tmp_path / 'src' / 'Sample0001'
     src.mkdir(parents=True)
     shutil.copy(damaged_video, src / 'Sample0001_color.mp4')
-    result = _run(str(tmp_path / 'src'), str(tmp_path / 'dst'))
+    result = run_data_tool('prepare_smg', str(tmp_path / 'src'), str(tmp_path / 'dst'))
     assert result.returncode == 2, result.stderr[-2000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith('error: ')]
     assert len(errors) == 1 and 'Traceback' not in result.stderr
@@ -32,7 +15,7 @@ def test_damaged_video_is_refused_in_one_line(damaged_video, tmp_path):
     assert 'expected 200 frames at 28.000 fps' in errors[0]
 
 
-def test_missing_root_is_one_line(tmp_path):
-    result = _run(str(tmp_path / 'nope'), str(tmp_path / 'dst'))
+def test_missing_root_is_one_line(tmp_path, run_data_tool):
+    result = run_data_tool('prepare_smg', str(tmp_path / 'nope'), str(tmp_path / 'dst'))
     assert result.returncode == 2
     assert result.stderr.strip() == f'error: {tmp_path}/nope: dataset root not found'

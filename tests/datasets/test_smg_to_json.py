@@ -1,40 +1,22 @@
 """tools/data/smg_to_json.py converts the samples that exist and fails in one line."""
 
 import json
-import os
-import os.path as osp
-import subprocess
-import sys
-
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
-    return subprocess.run(
-        [sys.executable, 'tools/data/smg_to_json.py', *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def test_default_converts_every_sample_folder(tiny_smg, tmp_path):
+def test_default_converts_every_sample_folder(tiny_smg, tmp_path, run_data_tool):
     out = tmp_path / 'all.json'
-    result = _run(tiny_smg, str(out))
+    result = run_data_tool('smg_to_json', tiny_smg, str(out))
     assert result.returncode == 0, result.stderr[-2000:]
     ids = [entry['video_id'] for entry in json.loads(out.read_text())['data_list']]
     assert ids == ['Sample0001', 'Sample0031', 'Sample0036']
 
 
-def test_missing_or_malformed_ids_are_one_line_errors(tiny_smg, tmp_path):
-    result = _run(tiny_smg, str(tmp_path / 'x.json'), '--sample-ids', '1-3')
+def test_missing_or_malformed_ids_are_one_line_errors(tiny_smg, tmp_path, run_data_tool):
+    result = run_data_tool('smg_to_json', tiny_smg, str(tmp_path / 'x.json'), '--sample-ids', '1-3')
     assert result.returncode == 2
     assert result.stderr.strip() == (
         f'error: {tiny_smg}: no labels file for 2 of the requested samples (Sample0002, Sample0003)'
     )
-    result = _run(tiny_smg, str(tmp_path / 'x.json'), '--sample-ids', 'one')
+    result = run_data_tool('smg_to_json', tiny_smg, str(tmp_path / 'x.json'), '--sample-ids', 'one')
     assert result.returncode == 2
     assert result.stderr.strip() == "error: --sample-ids: expected ids like 1-30,33, got 'one'"

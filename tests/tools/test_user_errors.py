@@ -23,6 +23,18 @@ def _run(tool: str, *args: str, cfg_options=()) -> subprocess.CompletedProcess:
     )
 
 
+def _train_on(root: str, work_dir, workers: int = 0, options=()) -> subprocess.CompletedProcess:
+    """Train the tiny config on the start-kit sample under ``root``."""
+    return _run(
+        'train',
+        '--work-dir',
+        str(work_dir),
+        '--no-validate',
+        '--no-test',
+        cfg_options=[*_smg_options('train', root, workers), *options],
+    )
+
+
 def _one_line_error(result: subprocess.CompletedProcess) -> str:
     assert result.returncode == 2, result.stderr[-3000:]
     assert 'Traceback' not in result.stderr, result.stderr[-3000:]
@@ -107,14 +119,7 @@ def test_bad_annotation_row_is_one_line(toy_videos, tmp_path):
     root = _smg_sample(
         tmp_path / 'data', os.path.join(toy_videos, 'video0.mp4'), '18,0,4\n', '8,28,0\n'
     )
-    result = _run(
-        'train',
-        '--work-dir',
-        str(tmp_path / 'work'),
-        '--no-validate',
-        '--no-test',
-        cfg_options=_smg_options('train', root),
-    )
+    result = _train_on(root, tmp_path / 'work')
     assert _one_line_error(result) == (
         f'error: {root}/Sample0001/Sample0001_finelabels.csv:1: unknown label 18, expected 1..17'
     )
@@ -122,19 +127,8 @@ def test_bad_annotation_row_is_one_line(toy_videos, tmp_path):
 
 def test_decoding_failure_in_a_worker_names_file_and_frame(damaged_video, tmp_path):
     root = _smg_sample(tmp_path / 'data', damaged_video, '1,20,60\n2,80,110\n', '200,28,0\n')
-    result = _run(
-        'train',
-        '--work-dir',
-        str(tmp_path / 'work'),
-        '--no-validate',
-        '--no-test',
-        cfg_options=[
-            *_smg_options('train', root, workers=2),
-            'train_dataloader.dataset.windows_per_video=40',
-            'train_cfg.max_epochs=1',
-            'custom_hooks=[]',
-        ],
-    )
+    options = ['train_dataloader.dataset.windows_per_video=40', 'train_cfg.max_epochs=1']
+    result = _train_on(root, tmp_path / 'work', workers=2, options=[*options, 'custom_hooks=[]'])
     line = _one_line_error(result)
     assert line.startswith(f'error: {root}/Sample0001/Sample0001_color.mp4: cannot decode frame')
     assert '(window at frame ' in line
