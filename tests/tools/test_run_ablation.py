@@ -228,6 +228,8 @@ def test_smoke_study_trains_caches_and_reports(tmp_path, tiny_trunk):
         assert (result['variant'], result['seed']) == (name, 0)
         assert 0.0 <= result['test_f1'] <= 1.0 and result['test_num_gt'] > 0
         assert result['train_minutes'] > 0 and result['peak_memory_mb'] > 0
+        # The linear probe trains no backbone parameter; the adapters do.
+        assert (result['backbone_trainable_percent'] > 0) == (name == 'asba-off')
     report = json.loads((work / 'results.json').read_text())
     assert [row['name'] for row in report['summary']] == ['linear-probe', 'asba-off']
     assert len(report['runs']) == 2

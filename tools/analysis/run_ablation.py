@@ -417,9 +417,7 @@ def run_study(args, prepared: dict, names: list[str], facts: dict) -> None:
         for name, seed, run_dir in pending:
             bar.set_description(f'{name} seed {seed}')
             entry = prepared[name]
-            params = {
-                k: entry[k] for k in ('trainable_params', 'total_params', 'trainable_percent')
-            }
+            params = {k: v for k, v in entry.items() if k.endswith(('_params', '_percent'))}
             try:
                 runs[name].append(train_and_test(entry['cfg'], name, seed, run_dir, facts, params))
             except (RunFailed, UserInputError) as error:
