@@ -12,6 +12,7 @@ from torch import Tensor
 from mmstda.datasets.smg_meta import SMG_CLASSES
 from mmstda.models.heads import Segment
 from mmstda.utils.checkpoint import load_model_weights
+from mmstda.utils.errors import UserInputError
 from mmstda.utils.operating_point import resolve_score_thr
 
 # Pipeline steps that change only the frames' pixels; the others (sampling, decoding,
@@ -71,7 +72,8 @@ class OnlineRecognizer:
         if frame_interval < 1:
             raise ValueError(f'frame_interval must be an int >= 1, got {frame_interval}')
         if not callable(getattr(model.head, 'forward_stream', None)):
-            raise ValueError(
+            # A user error: the tools print it as one line, without a traceback.
+            raise UserInputError(
                 f'online recognition needs a streaming head (OnlineTADHead, causal=True); '
                 f'{type(model.head).__name__} decodes whole windows offline only'
             )

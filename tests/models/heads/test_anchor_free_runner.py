@@ -14,6 +14,7 @@ from torch.utils.data import Dataset
 import mmstda  # noqa: F401  (registers the components)
 from mmstda.apis import OnlineRecognizer
 from mmstda.evaluation.metrics import MicroGestureF1Metric
+from mmstda.utils.errors import UserInputError
 
 NUM_CLASSES = 3
 WINDOW_FRAMES, FRAME_INTERVAL, WINDOW_START = 16, 2, 50
@@ -167,5 +168,6 @@ def test_trained_head_finds_each_window_gesture_with_the_f1_metric(tmp_path):
 
 
 def test_online_recognizer_refuses_the_offline_head_in_one_line():
-    with pytest.raises(ValueError, match='needs a streaming head .*AnchorFreeTADHead'):
+    # UserInputError: the tools (online_infer.py, test.py --online) print it as one line.
+    with pytest.raises(UserInputError, match='needs a streaming head .*AnchorFreeTADHead'):
         OnlineRecognizer(_detector())
