@@ -106,8 +106,8 @@ class ASBATransform(BaseTransform):
 
     **Augmentations.** Every augmentation is given as a pair
     ``(value at intensity 0, value at intensity 1)``, linearly interpolated at
-    the window's intensity. A window at intensity 0 (e.g. background with
-    ``min_intensity=0``) is left unchanged; the default intensity-0 values are
+    the window's intensity. A window at intensity 0 (e.g. a common, easy
+    class with ``min_intensity=0``) is left unchanged; the default intensity-0 values are
     the identity too, so strength grows continuously from there. One random
     draw per window is applied to all its frames:
 
