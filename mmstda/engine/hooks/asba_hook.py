@@ -156,8 +156,14 @@ class ASBAHook(Hook):
       has the same augmentation dependence, and its scale (focal loss) has no
       fixed meaning in [0, 1].
     - *Cost*: ``probe_batches`` forward passes (no backward) every
-      ``interval`` iterations, about 2% of the training compute with the
-      defaults.
+      ``interval`` iterations: with the defaults 2 forwards per 50 training
+      steps (each a forward and a backward), about 1.5% of the model's
+      compute, plus loading the probe windows in the main process.
+    - *Coverage*: a class is measured when probe windows contain its frames,
+      so the rarest classes update less often (they keep their value in
+      between). The probe follows the training sampler's settings (e.g.
+      ``SampleMGWindow``'s gesture-centred ratio); ``probe_dataloader`` can
+      change them, or ``probe_batches`` can grow.
 
     **Determinism.** Probe ``n`` reshuffles the probe sampler with epoch
     ``n`` (``set_epoch``), so successive probes see different windows, and
