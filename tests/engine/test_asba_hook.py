@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 import torch
 from mmaction.registry import HOOKS
+from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModel
+from mmengine.registry import DATASETS as ENGINE_DATASETS
 from mmengine.runner import Runner
 from mmengine.visualization import Visualizer
 from torch import nn
@@ -391,6 +393,37 @@ def test_probe_config_is_the_training_config_without_asba():
     assert [t['type'] for t in pipeline] == ['SampleMGWindow', 'RandomApply', 'PackMGInputs']
     assert pipeline[1]['transforms'] == []
     assert len(cfg['dataset']['dataset']['pipeline']) == 4  # the training config is untouched
+
+
+@ENGINE_DATASETS.register_module(name='ASBAHookTestWindows', force=True)
+class RecordedPipelineDataset(Dataset):
+    """Keeps the pipeline config it was built with, for the probe-config test."""
+
+    def __init__(self, pipeline):
+        self.pipeline_cfg = pipeline
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, idx):
+        return idx
+
+
+def test_probe_loader_is_built_from_the_training_config_with_overrides():
+    train = dict(
+        batch_size=4,
+        num_workers=2,
+        persistent_workers=True,
+        sampler=dict(type='DefaultSampler', shuffle=True),
+        dataset=dict(
+            type='ASBAHookTestWindows',
+            pipeline=[dict(type='SampleMGWindow'), dict(type='ASBATransform', num_classes=2)],
+        ),
+    )
+    runner = SimpleNamespace(cfg=Config(dict(train_dataloader=train)))
+    loader = ASBAHook(probe_dataloader=dict(batch_size=2))._build_probe_loader(runner)
+    assert loader.batch_size == 2 and loader.num_workers == 0  # main process by default
+    assert [t['type'] for t in loader.dataset.pipeline_cfg] == ['SampleMGWindow']
 
 
 def test_probe_needs_a_config_or_a_loader():

@@ -318,7 +318,7 @@ class ASBAHook(Hook):
         cfg = _without_asba(train_cfg.to_dict() if hasattr(train_cfg, 'to_dict') else train_cfg)
         cfg.update(num_workers=0, persistent_workers=False)
         cfg.pop('prefetch_factor', None)
-        cfg.update(copy.deepcopy(self.probe_dataloader or {}))
+        cfg = _without_asba({**cfg, **(self.probe_dataloader or {})})
         if not cfg.get('num_workers'):
             cfg.pop('persistent_workers', None)
         return Runner.build_dataloader(cfg, seed=self._seed)
