@@ -117,13 +117,15 @@ def test_bad_shapes_raise_clear_errors():
 
 
 def _global_nms_oracle(cls, boundaries, **cfg):
-    """Every run, then one class-agnostic greedy NMS over the whole sequence."""
+    """Every run, then one greedy NMS over the whole sequence."""
     nms_iou_thr = cfg.pop('nms_iou_thr')
+    agnostic = cfg.pop('nms_class_agnostic', True)
     everything = decode_segments(cls, boundaries, nms_iou_thr=1.0, **cfg)
+    labels = torch.tensor([s.label for s in everything], dtype=torch.long)
     keep = batched_nms_1d(
         torch.tensor([[s.start, s.end] for s in everything], dtype=torch.float64),
         torch.tensor([s.score for s in everything], dtype=torch.float64),
-        torch.zeros(len(everything), dtype=torch.long),
+        torch.zeros_like(labels) if agnostic else labels,
         nms_iou_thr,
     )
     kept = [everything[i] for i in keep.tolist()]
@@ -161,6 +163,20 @@ def test_streaming_ragged_chunks_equals_one_global_nms(seed):
     assert len(oracle) > 50 and len(everything) > len(oracle) + 20  # NMS really works
     emitted, _ = _stream(SegmentDecoder(4, **cfg), cls, boundaries, chunks=(1, 16, 5, 33, 2))
     assert sorted((s for s, _ in emitted), key=lambda s: (s.start, s.label)) == oracle
+
+
+def test_class_aware_nms_emits_each_segment_with_the_chunk_that_closes_it():
+    # Runs of one class never overlap, so per-class NMS has nothing to wait for.
+    cls = _smooth_random_scores(3000, 4, seed=3)
+    cfg = dict(score_thr=0.55, min_duration=3, nms_iou_thr=0.4, nms_class_agnostic=False)
+    everything, oracle = _global_nms_oracle(cls, _no_boundaries(3000), **cfg)
+    assert oracle == everything and len(oracle) > 50
+    emitted, max_pending = _stream(
+        SegmentDecoder(4, **cfg), cls, _no_boundaries(3000), chunks=(1, 16, 5, 33, 2)
+    )
+    assert sorted((s for s, _ in emitted), key=lambda s: (s.start, s.label)) == oracle
+    assert max_pending == 0
+    assert all(at - s.end <= 33 for s, at in emitted)
 
 
 def test_a_class_held_on_for_minutes_does_not_delay_other_classes():
