@@ -55,12 +55,12 @@ class SharedSampleSeed:
         self._state[2] += 1
         return int(self._state[2])
 
-    def entropy(self, index: int, attempt: int = 0) -> list[int] | None:
-        """Entropy for sample ``index`` (and its ``attempt``-th replacement), or None."""
+    def entropy(self, index: int) -> list[int] | None:
+        """Entropy for sample ``index`` in the current epoch, or None before :meth:`set`."""
         if not self.is_set:
             return None
         seed, epoch = (int(v) for v in self._state[:2])
-        return [seed, epoch, int(index), int(attempt)]
+        return [seed, epoch, int(index)]
 
 
 @contextlib.contextmanager

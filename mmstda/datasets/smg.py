@@ -530,7 +530,7 @@ class SMGDataset(BaseDataset):
         """Training windows skipped (with ``skip_invalid``) because a frame did not decode."""
         return self.sample_seed.num_skipped
 
-    def prepare_data(self, idx: int, attempt: int = 0):
+    def prepare_data(self, idx: int):
         """The pipeline's output for window ``idx``, on its own seeded random streams.
 
         Returns None for a training window skipped under ``skip_invalid`` (a frame
