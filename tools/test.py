@@ -66,6 +66,12 @@ def merge_args(cfg, args: argparse.Namespace):
     score_thr, source = resolve_score_thr(args.score_thr, cfg.load_from)
     for metric in _as_list(cfg.test_evaluator):
         if metric.get('type') == 'MicroGestureF1Metric':
+            configured = metric.get('score_thr')
+            if configured is not None and float(configured) != score_thr:
+                print(
+                    f'test_evaluator.score_thr={configured} from the config is replaced; pass '
+                    f'--score-thr {configured} to use it'
+                )
             metric['score_thr'] = score_thr
             print(f'score_thr={score_thr}: {source}')
             suffix = '_online' if args.online else ''
