@@ -22,20 +22,24 @@ from .online_recognizer import OnlineRecognizer, init_online_recognizer
 
 
 def stream_video(
-    recognizer: OnlineRecognizer, path: str, num_frames: int | None = None, chunk_frames: int = 64
+    recognizer: OnlineRecognizer,
+    path: str,
+    num_frames: int | None = None,
+    chunk_frames: int | None = None,
 ) -> tuple[list[dict], np.ndarray]:
     """Run a video file through the recognizer from its first frame to its last.
 
     Frames are decoded by decord ``chunk_frames`` at a time, so memory holds one
-    chunk, as with a camera.
+    chunk, as with a camera. ``emitted_frame`` counts the frames handed over when a
+    segment came out, so a chunk of one clip measures latency exactly.
 
     Args:
         recognizer (OnlineRecognizer): A recognizer; it is reset first.
         path (str): Video file.
         num_frames (int, optional): Native frames to stream (the annotated length).
             Defaults to None (every frame of the file).
-        chunk_frames (int): Frames per :meth:`OnlineRecognizer.process` call.
-            Defaults to 64.
+        chunk_frames (int, optional): Frames per :meth:`OnlineRecognizer.process`
+            call. Defaults to None: one clip, ``clip_frames * frame_interval``.
 
     Returns:
         tuple[list[dict], np.ndarray]: The emitted segments (with
@@ -45,6 +49,7 @@ def stream_video(
     import decord
 
     reader = decord.VideoReader(path, num_threads=1)
+    chunk_frames = chunk_frames or recognizer.clip_frames * recognizer.frame_interval
     total = len(reader) if num_frames is None else min(len(reader), int(num_frames))
     recognizer.reset()
     segments, traces = [], []
@@ -129,7 +134,7 @@ def evaluate_online(
     checkpoint: str,
     score_thr: float,
     device: str = 'cpu',
-    chunk_frames: int = 64,
+    chunk_frames: int | None = None,
     **metric_overrides,
 ) -> dict:
     """Stream every video of the test split and score the emitted segments.
@@ -141,7 +146,8 @@ def evaluate_online(
         score_thr (float): Segments scoring below this are not emitted (and the
             metric keeps the same threshold).
         device (str): Torch device. Defaults to ``'cpu'``.
-        chunk_frames (int): Native frames per ``process`` call. Defaults to 64.
+        chunk_frames (int, optional): Native frames per ``process`` call.
+            Defaults to None: one clip (see :func:`stream_video`).
         **metric_overrides: Extra metric arguments, e.g. ``submission_file``,
             ``table_file``, ``timeline_dir``.
 
