@@ -109,6 +109,7 @@ def build_preset_recognizer(args: argparse.Namespace) -> OnlineRecognizer:
             ),
         )
     )
+    model.head.init_weights()  # boundary biases at the prior: runs are not split everywhere
     if args.craft_head:
         with torch.no_grad():
             model.head.cls_out.bias.zero_()
