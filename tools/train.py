@@ -109,7 +109,21 @@ def raw_option_values(argv: list[str], option: str) -> list[str]:
     return values
 
 
-def run_test_tool(argv: list[str]) -> dict:
+def load_test_tool():
+    """``tools/test.py`` as a module, loaded before training with the rest of the code.
+
+    Loading it only when training ends would mix code versions if the checkout
+    changed during a long run.
+    """
+    spec = importlib.util.spec_from_file_location(
+        'mmstda_test_tool', osp.join(TOOLS_DIR, 'test.py')
+    )
+    test_tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(test_tool)
+    return test_tool
+
+
+def run_test_tool(test_tool, argv: list[str]) -> dict:
     """Run ``tools/test.py`` in this process as ``python tools/test.py *argv`` would.
 
     In-process rather than a subprocess so that a distributed run tests on the
@@ -119,13 +133,8 @@ def run_test_tool(argv: list[str]) -> dict:
         dict: The test split's scalar metrics (``runner.test()``'s, recorded by
         mmengine's RuntimeInfoHook in the test runner's message hub).
     """
-    spec = importlib.util.spec_from_file_location(
-        'mmstda_test_tool', osp.join(TOOLS_DIR, 'test.py')
-    )
-    test_tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(test_tool)
     saved_argv = sys.argv
-    sys.argv = [spec.origin, *argv]  # the tool reads its options from sys.argv
+    sys.argv = [test_tool.__file__, *argv]  # the tool reads its options from sys.argv
     try:
         test_tool.main()
     finally:
@@ -142,11 +151,12 @@ def main() -> None:
     args = parse_args()
     with user_errors():
         cfg = merge_args(load_config(args.config, args.cfg_options), args)
+        test_tool = None if args.no_test or not can_test(cfg) else load_test_tool()
         set_cpu_threads(cfg)
         with concise_console():
             runner = build_runner(cfg, args.launcher)
         runner.train()
-        if args.no_test or not can_test(cfg):
+        if test_tool is None:
             return
         checkpoint = best_checkpoint(runner.message_hub)
         if checkpoint is None:
@@ -165,7 +175,9 @@ def main() -> None:
         ]
         test_argv += ['--launcher', args.launcher]
         options = raw_option_values(sys.argv[1:], '--cfg-options')
-        metrics = run_test_tool(test_argv + (['--cfg-options', *options] if options else []))
+        metrics = run_test_tool(
+            test_tool, test_argv + (['--cfg-options', *options] if options else [])
+        )
         if is_main_process():
             point = read_operating_point(checkpoint) or {}
             summary = format_summary(
