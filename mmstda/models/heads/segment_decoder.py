@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from mmstda.structures import batched_nms_1d
+from mmstda.structures import batched_nms_1d, segment_iou
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,8 @@ class SegmentDecoder:
         self._run_sum = np.zeros(self.num_classes, dtype=np.float64)
         self._last_score = np.zeros(self.num_classes, dtype=np.float64)
         self._pending: list[Segment] = []
+        # Settled segments (with whether NMS kept them) that pending ones link to.
+        self._context: list[tuple[Segment, bool]] = []
 
     @property
     def num_pending(self) -> int:
@@ -202,12 +204,27 @@ class SegmentDecoder:
         return label_a[:, None] == label_b[None, :]
 
     def _release(self) -> list[Segment]:
-        """NMS over the groups of pending segments that no open run can join any more."""
+        """Settle the pending segments whose NMS fate no segment still to come can change.
+
+        Greedy NMS keeps a segment iff no kept, higher-scored segment is linked to it
+        (tIoU above ``nms_iou_thr``). A future segment can only link to a pending
+        segment an open run can still reach, so a segment that no open run reaches
+        is settled, in descending score order, once its higher-scored neighbours are:
+        suppressed if one of them is kept, kept if all of them are suppressed. This
+        settles the old end of a chain of overlapping segments (every class on at
+        once) while its young end still waits. A group that no open run reaches any
+        more goes through one exact NMS (this also resolves equal scores, whose order
+        only the NMS defines). Settled segments stay as context only while a
+        pending segment links to them.
+        """
         if not self._pending:
             return []
-        bounds = np.array([[s.start, s.end] for s in self._pending], dtype=np.float64)
-        labels = np.array([s.label for s in self._pending], dtype=np.int64)
-        # Links between pending segments: tIoU above the NMS threshold.
+        items = [s for s, _ in self._context] + self._pending
+        num_ctx = len(self._context)
+        bounds = np.array([[s.start, s.end] for s in items], dtype=np.float64)
+        labels = np.array([s.label for s in items], dtype=np.int64)
+        scores = np.array([s.score for s in items], dtype=np.float64)
+        # Links between segments: tIoU above the NMS threshold.
         inter = np.minimum(bounds[:, None, 1], bounds[None, :, 1]) - np.maximum(
             bounds[:, None, 0], bounds[None, :, 0]
         )
@@ -215,8 +232,11 @@ class SegmentDecoder:
             bounds[:, None, 0], bounds[None, :, 0]
         )
         linked = (inter / hull > self.nms_iou_thr - _IOU_SLACK) & self._may_interact(labels, labels)
+        np.fill_diagonal(linked, False)
         # Segments an open run could still reach: bound its tIoU over every future end.
-        reachable = np.zeros(len(self._pending), dtype=bool)
+        # Context segments were settled unreachable, and stay so (runs only get longer,
+        # and new runs start after every closed segment ends).
+        reachable = np.zeros(len(items), dtype=bool)
         open_labels = np.flatnonzero(self._run_open)
         if len(open_labels):
             run_starts = self._run_start[open_labels].astype(np.float64)
@@ -227,26 +247,51 @@ class SegmentDecoder:
                 labels, open_labels
             )
             reachable = reach.any(axis=1)
-        released, kept = [], []
+        reachable[:num_ctx] = False
+        # status: 1 kept, 0 suppressed, -1 not settled yet.
+        status = np.full(len(items), -1, dtype=np.int64)
+        status[:num_ctx] = [int(kept) for _, kept in self._context]
         for group in _connected_groups(linked):
-            segments = [self._pending[i] for i in group]
-            if reachable[group].any():
-                kept.extend(segments)
-            else:
-                released.extend(self._nms(segments))
-        self._pending = kept
+            pending = [i for i in group if i >= num_ctx]
+            if pending and not reachable[group].any():
+                members = pending + [i for i in group if i < num_ctx and status[i] == 1]
+                kept = {members[k] for k in self._nms_indices([items[i] for i in members])}
+                for i in pending:
+                    status[i] = int(i in kept)
+        # Who suppresses whom, computed exactly as the NMS computes it (float32 tIoU,
+        # no slack), since a settled decision must match it.
+        tensor_bounds = torch.from_numpy(bounds).float()
+        suppresses = (segment_iou(tensor_bounds, tensor_bounds) > self.nms_iou_thr).numpy()
+        suppresses &= self._may_interact(labels, labels)
+        np.fill_diagonal(suppresses, False)
+        for i in sorted(range(num_ctx, len(items)), key=lambda i: -scores[i]):
+            if status[i] >= 0 or reachable[i]:
+                continue
+            neighbours = np.flatnonzero(suppresses[i])
+            if (scores[neighbours] == scores[i]).any():
+                continue  # equal scores: only the group's exact NMS orders them
+            higher = neighbours[scores[neighbours] > scores[i]]
+            if (status[higher] == 1).any():
+                status[i] = 0
+            elif (status[higher] == 0).all():
+                status[i] = 1
+        unsettled = status < 0
+        released = [items[i] for i in range(num_ctx, len(items)) if status[i] == 1]
+        self._pending = [items[i] for i in range(num_ctx, len(items)) if unsettled[i]]
+        still_needed = linked[:, unsettled].any(axis=1) & ~unsettled
+        self._context = [(items[i], bool(status[i])) for i in np.flatnonzero(still_needed)]
         return released
 
-    def _nms(self, group: list[Segment]) -> list[Segment]:
+    def _nms_indices(self, group: list[Segment]) -> list[int]:
+        """Indices of ``group`` that greedy 1D NMS keeps."""
         if len(group) == 1:
-            return group
+            return [0]
         segments = torch.tensor([[s.start, s.end] for s in group], dtype=torch.float64)
         scores = torch.tensor([s.score for s in group], dtype=torch.float64)
         labels = torch.tensor([s.label for s in group], dtype=torch.long)
         if self.nms_class_agnostic:
             labels = torch.zeros_like(labels)
-        keep = batched_nms_1d(segments, scores, labels, self.nms_iou_thr)
-        return [group[i] for i in keep.tolist()]
+        return batched_nms_1d(segments, scores, labels, self.nms_iou_thr).tolist()
 
 
 def _connected_groups(linked: np.ndarray) -> list[list[int]]:
