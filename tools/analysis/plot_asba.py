@@ -39,6 +39,19 @@ def find_scalar_files(work_dir: str) -> list[str]:
     return paths
 
 
+def scalar_records(paths: list[str]):
+    """Yield the records of mmengine ``scalars.json`` files (one JSON object a line)."""
+    for path in paths:
+        with open(path) as f:
+            for line_no, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise ValueError(f'{path}:{line_no}: not a JSON line ({err})') from err
+
+
 def load_asba_scalars(work_dir: str) -> dict[str, dict[int, dict[int, float]]]:
     """Read the per-epoch ASBA scalars of a training run.
 
@@ -54,22 +67,14 @@ def load_asba_scalars(work_dir: str) -> dict[str, dict[int, dict[int, float]]]:
     """
     series: dict[str, dict[int, dict[int, float]]] = {'intensity': {}, 'difficulty': {}}
     paths = find_scalar_files(work_dir)
-    for path in paths:
-        with open(path) as f:
-            for line_no, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise ValueError(f'{path}:{line_no}: not a JSON line ({err})') from err
-                for key, value in record.items():
-                    match = _KEY.match(key)
-                    if match is None:
-                        continue
-                    kind, class_idx = match.group(1), int(match.group(2))
-                    epoch = int(record.get('step', 0))
-                    series[kind].setdefault(epoch, {})[class_idx] = float(value)
+    for record in scalar_records(paths):
+        for key, value in record.items():
+            match = _KEY.match(key)
+            if match is None:
+                continue
+            kind, class_idx = match.group(1), int(match.group(2))
+            epoch = int(record.get('step', 0))
+            series[kind].setdefault(epoch, {})[class_idx] = float(value)
     if not series['intensity']:
         searched = ', '.join(paths) if paths else 'no vis_data/scalars.json found'
         raise FileNotFoundError(

@@ -9,7 +9,6 @@ loss of ``configs/pretrain/videomae_vit-tiny_synthetic-unlabeled.py``.
 """
 
 import argparse
-import json
 import os.path as osp
 import sys
 
@@ -19,24 +18,16 @@ matplotlib.use('Agg')  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from plot_asba import find_scalar_files  # noqa: E402
+from plot_asba import find_scalar_files, scalar_records  # noqa: E402
 
 
 def load_loss(work_dir: str, key: str = 'loss') -> dict[int, float]:
     """``{iteration: value}`` of scalar ``key`` over the run's ``scalars.json`` files."""
     series: dict[int, float] = {}
     paths = find_scalar_files(work_dir)
-    for path in paths:
-        with open(path) as f:
-            for line_no, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise ValueError(f'{path}:{line_no}: not a JSON line ({err})') from err
-                if key in record and 'iter' in record:
-                    series[int(record['iter'])] = float(record[key])
+    for record in scalar_records(paths):
+        if key in record and 'iter' in record:
+            series[int(record['iter'])] = float(record[key])
     if not series:
         searched = ', '.join(paths) if paths else 'no vis_data/scalars.json found'
         raise FileNotFoundError(f'no {key!r} scalars in {work_dir} (searched: {searched})')
