@@ -152,7 +152,6 @@ class OnlineTADHead(BaseModule):
         self.loss_boundary = MODELS.build(
             loss_boundary or dict(type='SigmoidFocalLoss', alpha=-1.0)
         )
-        self.class_stats: dict[str, Tensor] | None = None
 
     def init_weights(self) -> None:
         """Start rare: class and boundary biases give probability 0.01 (focal-loss prior)."""
@@ -282,7 +281,7 @@ class OnlineTADHead(BaseModule):
             column[lo:hi] = 1.0
 
     def loss(self, feats: Tensor, data_samples: list) -> dict[str, Tensor]:
-        """Classification and boundary losses; also sets ``self.class_stats``.
+        """Classification and boundary losses.
 
         Args:
             feats (Tensor): Per-frame features ``(B, C, T)``.
@@ -308,16 +307,7 @@ class OnlineTADHead(BaseModule):
         loss_boundary = self.loss_boundary(
             boundary_logits, boundaries, avg_factor=max(float(boundaries.sum()), 1.0)
         )
-        self._update_class_stats(cls_logits.detach(), labels, foreground)
         return dict(loss_cls=loss_cls, loss_boundary=loss_boundary)
-
-    def _update_class_stats(self, cls_logits: Tensor, labels: Tensor, foreground: Tensor) -> None:
-        # Frame-level accuracy per class: ASBA's difficulty signal.
-        fg_labels = labels[foreground]
-        correct = cls_logits[foreground].argmax(-1) == fg_labels
-        total = torch.bincount(fg_labels, minlength=self.num_classes).float()
-        hits = torch.bincount(fg_labels[correct], minlength=self.num_classes).float()
-        self.class_stats = dict(correct=hits.detach(), total=total.detach())
 
     # ------------------------------------------------------------------ predict
     def build_decoder(self, frame_interval: int = 1) -> SegmentDecoder:

@@ -90,16 +90,13 @@ def test_targets_reject_out_of_range_labels():
         _head().get_targets([_sample([[0, 4]], [3])], num_frames=8)
 
 
-def test_loss_sets_class_stats_over_foreground_frames():
+def test_loss_gives_finite_positive_classification_and_boundary_losses():
     torch.manual_seed(0)
     head = _head().train()
     sample = _sample([[2, 6]], [1])
     losses = head.loss(torch.randn(1, 8, 8), [sample])
     assert set(losses) == {'loss_cls', 'loss_boundary'}
     assert all(torch.isfinite(v) and v > 0 for v in losses.values())
-    assert head.class_stats['total'].tolist() == [0.0, 4.0, 0.0]
-    assert 0 <= head.class_stats['correct'][1] <= 4
-    assert head.class_stats['correct'][[0, 2]].tolist() == [0.0, 0.0]
 
 
 def test_class_counts_set_a_checkpointed_buffer_that_weights_the_loss():
