@@ -110,7 +110,9 @@ class SyntheticSMGConfig:
             centre, as a share of the frame; its size varies by the same share.
             Body regions are about 0.09 of the frame apart, so shifts much larger
             than half of that make a held-out subject's regions overlap other
-            regions of the training subjects. Defaults to 0.02.
+            regions of the training subjects. Defaults to 0.04 (the frozen,
+            pretrained demo meets its targets there; the from-scratch demo once
+            needed 0.02).
         seed (int): Seed of every random choice. Defaults to 0.
     """
 
@@ -122,7 +124,7 @@ class SyntheticSMGConfig:
     fidgets_per_minute: float = 12.0
     mean_gesture_frames: float = 51.0
     noise_std: float = 3.0
-    subject_shift: float = 0.02
+    subject_shift: float = 0.04
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -1,8 +1,11 @@
 """SMGDataset over synthetic SMG-like data that is generated on first use."""
 
+import json
+import logging
 import os
 import os.path as osp
 import shutil
+from dataclasses import asdict
 
 from mmaction.registry import DATASETS
 from mmengine.dist import barrier, get_rank
@@ -29,8 +32,16 @@ def ensure_synthetic_smg(data_root: str, generator: dict | None = None) -> str:
 
     Returns:
         str: ``data_root``.
+
+    Raises:
+        ValueError: ``data_root`` already holds a data set generated with other
+            settings than an explicit ``generator`` asks for. With ``generator``
+            None, a difference from the generator's defaults is only logged: the
+            folder may be one a user made on purpose with other settings.
     """
-    if not osp.isfile(osp.join(data_root, SPLIT_FILE)):
+    if osp.isfile(osp.join(data_root, SPLIT_FILE)):
+        check_generator_settings(data_root, generator)
+    else:
         if get_rank() == 0:
             if osp.exists(data_root) and os.listdir(data_root):
                 raise FileExistsError(
@@ -50,6 +61,45 @@ def ensure_synthetic_smg(data_root: str, generator: dict | None = None) -> str:
             os.replace(partial, data_root)
         barrier()
     return data_root
+
+
+def check_generator_settings(data_root: str, generator: dict | None) -> None:
+    """Compare the settings ``data_root`` was generated with to ``generator``.
+
+    Reusing a data set made with other settings would silently train or score on
+    other data than the config describes, e.g. after the generator's defaults
+    change, so an explicit ``generator`` that differs is an error.
+    """
+    split_file = osp.join(data_root, SPLIT_FILE)
+    with open(split_file) as f:
+        stored = json.load(f).get('config')
+    if not isinstance(stored, dict):
+        return  # written by hand or by an old generator: nothing to compare
+    options = {k: v for k, v in (generator or {}).items() if k != 'workers'}
+    wanted = asdict(SyntheticSMGConfig(**options))
+    differ = [
+        f'{name}: {stored.get(name)!r} on disk, {value!r} wanted'
+        for name, value in wanted.items()
+        if name in stored and stored[name] != value
+    ]
+    if not differ:
+        return
+    what = 'the config\'s generator settings' if generator else 'the generator\'s defaults'
+    message = (
+        f'{split_file}: this data set was generated with other settings than '
+        f'{what} ({"; ".join(differ)}).'
+    )
+    if generator:
+        raise ValueError(
+            f'{message} Remove {data_root} to regenerate it, or point data_root at '
+            'another folder.'
+        )
+    print_log(
+        f'{message} Using it as it is; remove {data_root} to regenerate it with the '
+        'defaults.',
+        'current',
+        level=logging.WARNING,
+    )
 
 
 @DATASETS.register_module()

@@ -214,6 +214,10 @@ def _afhead(cfg: Config) -> dict:
         'model.head': dict(_delete_=True, **head),
         # Its validation sweep (which sets the operating point) suits its scores.
         'val_evaluator': copy.deepcopy(afhead.val_evaluator.to_dict()),
+        # And it ranks epochs by the F1 at the best swept threshold: at the
+        # metric's default threshold its low-scored candidates are noise.
+        'default_hooks.checkpoint.save_best': afhead.default_hooks.checkpoint.save_best,
+        'default_hooks.operating_point.metric': afhead.default_hooks.operating_point.metric,
     }
 
 

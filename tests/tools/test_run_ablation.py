@@ -142,6 +142,20 @@ def test_x3d_baseline_runs_in_the_same_detector(tiny_base):
     assert cls_logits.shape == (1, 17, 16)  # one score per class and window frame
 
 
+def test_anchor_free_variant_ranks_epochs_as_its_own_config_does(tiny_base):
+    """The head's scores need the swept F1 to pick the best epoch and its threshold."""
+    cfg = variant_config(tiny_base, get_variant('afhead'))
+    assert cfg.model.head.type == 'AnchorFreeTADHead'
+    assert cfg.model.head.in_channels == tiny_base.model.head.in_channels
+    assert cfg.default_hooks.checkpoint.save_best == 'mg/best_f1'
+    assert cfg.default_hooks.operating_point.metric == 'mg/best_f1'
+    assert 0.05 in cfg.val_evaluator.sweep_thresholds
+    # Only those keys change in the hooks: the base's other checkpoint settings stay.
+    for key, value in tiny_base.default_hooks.checkpoint.items():
+        if key != 'save_best':
+            assert cfg.default_hooks.checkpoint[key] == value, key
+
+
 def test_variants_that_start_from_the_pretrained_trunk_refuse_a_base_without_one(tiny_base):
     cfg = copy.deepcopy(tiny_base)
     cfg.model.backbone.pretrained = None
