@@ -1,11 +1,22 @@
+import logging
 import os
 import os.path as osp
 
 import pytest
+from mmengine.logging import MMLogger
 
 from mmstda.datasets import SyntheticSMGDataset
 
 TINY = dict(num_videos=3, frame_size=32, seed=1, workers=1)
+
+
+class _Recorder(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
 
 
 def test_generates_on_first_use_then_reuses(tmp_path):
@@ -29,3 +40,35 @@ def test_refuses_to_overwrite_a_folder_that_is_not_a_complete_dataset(tmp_path):
     with pytest.raises(FileExistsError, match='holds no synthetic_smg.json'):
         SyntheticSMGDataset(data_root=str(root), generator=TINY, split='train')
     assert (root / 'notes.txt').read_text() == 'mine'
+
+
+def test_a_folder_made_with_other_settings_is_not_silently_reused(tmp_path, capsys):
+    """E.g. after the generator's defaults change: the config must not train on other data."""
+    root = str(tmp_path / 'synthetic')
+    SyntheticSMGDataset(data_root=root, generator=TINY, split='train', window_frames=8)
+    harder = dict(TINY, subject_shift=0.08)
+    with pytest.raises(ValueError) as error:
+        SyntheticSMGDataset(data_root=root, generator=harder, split='train', window_frames=8)
+    message = str(error.value)
+    assert osp.join(root, 'synthetic_smg.json') in message
+    assert 'subject_shift: 0.04 on disk, 0.08 wanted' in message
+    assert f'Remove {root}' in message
+    # The same settings, or other rendering workers, reuse the folder.
+    SyntheticSMGDataset(data_root=root, generator=dict(TINY, workers=2), split='val')
+
+
+def test_without_generator_settings_a_custom_folder_is_used_with_a_warning(tmp_path):
+    """generator=None reads what is there (e.g. made by make_synthetic_smg.py) but says so."""
+    root = str(tmp_path / 'synthetic')
+    SyntheticSMGDataset(data_root=root, generator=TINY, split='train', window_frames=8)
+    logger = MMLogger.get_instance('mmstda_test_synthetic_warning')
+    handler = _Recorder()
+    logger.addHandler(handler)
+    try:
+        dataset = SyntheticSMGDataset(data_root=root, split='train', window_frames=8)
+    finally:
+        logger.removeHandler(handler)
+    assert len(dataset) > 0
+    warnings = [r.getMessage() for r in handler.records if r.levelname == 'WARNING']
+    assert any("other settings than the generator's defaults" in w for w in warnings), warnings
+    assert any('num_videos: 3 on disk, 12 wanted' in w for w in warnings), warnings
