@@ -84,19 +84,17 @@ def check_generator_settings(data_root: str, generator: dict | None) -> None:
     ]
     if not differ:
         return
-    what = 'the config\'s generator settings' if generator else 'the generator\'s defaults'
+    what = "the config's generator settings" if generator else "the generator's defaults"
     message = (
         f'{split_file}: this data set was generated with other settings than '
         f'{what} ({"; ".join(differ)}).'
     )
     if generator:
         raise ValueError(
-            f'{message} Remove {data_root} to regenerate it, or point data_root at '
-            'another folder.'
+            f'{message} Remove {data_root} to regenerate it, or point data_root at another folder.'
         )
     print_log(
-        f'{message} Using it as it is; remove {data_root} to regenerate it with the '
-        'defaults.',
+        f'{message} Using it as it is; remove {data_root} to regenerate it with the defaults.',
         'current',
         level=logging.WARNING,
     )
