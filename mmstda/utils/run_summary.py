@@ -33,6 +33,17 @@ def headline_metrics(metrics: dict) -> dict:
     return headline or dict(metrics)
 
 
+def shown_path(path: str) -> str:
+    """``path`` relative to the current folder when it lies inside it, else absolute.
+
+    The runner records the checkpoint with the work dir's absolute path while the
+    work dir itself may be given as ``./work_dirs/...``: showing both the same way
+    keeps the summary's paths consistent and copyable.
+    """
+    relative = osp.relpath(path)
+    return osp.abspath(path) if relative.startswith('..') else relative
+
+
 def format_summary(
     config: str,
     checkpoint: str,
@@ -65,20 +76,19 @@ def format_summary(
     lines = [f'==== Done: {config} ====', f'test:        {test or "no metrics reported"}']
     if val_f1 is not None:
         lines.append(f'validation:  F1 {val_f1:.3f}')
+    checkpoint = shown_path(checkpoint)
     lines.append(f'checkpoint:  {checkpoint}')
     if timeline_dir and osp.isdir(timeline_dir):
-        lines.append(f'timelines:   {timeline_dir} (one PNG per test video)')
+        lines.append(f'timelines:   {shown_path(timeline_dir)} (one PNG per test video)')
     outputs = [
-        osp.join(work_dir, name)
+        shown_path(osp.join(work_dir, name))
         for name in ('submission.csv', 'per_class_f1.csv')
         if osp.isfile(osp.join(work_dir, name))
     ]
     if outputs:
         lines.append(f'outputs:     {", ".join(outputs)}')
     # Relative to the current folder from a clone; absolute for an installed copy.
-    tools = osp.relpath(tools_dir)
-    if tools.startswith('..'):
-        tools = tools_dir
+    tools = shown_path(tools_dir)
     lines += [
         'score other videos:',
         f'  python {osp.join(tools, "online_infer.py")} VIDEO {config} {checkpoint} '

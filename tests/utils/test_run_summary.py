@@ -54,3 +54,31 @@ def test_summary_names_scores_files_and_next_commands(tmp_path, monkeypatch):
         '  python tools/online_infer.py VIDEO configs/stda_demo.py work/best.pth '
         '--out preds.csv --show timeline.png'
     ) in lines
+
+
+def test_summary_shows_every_path_the_same_way(tmp_path, monkeypatch):
+    """The runner's absolute checkpoint path and a ./ work dir both show relative."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'work_dirs' / 'demo' / 'timelines').mkdir(parents=True)
+    (tmp_path / 'work_dirs' / 'demo' / 'submission.csv').write_text('')
+    outside = tmp_path.parent / 'elsewhere' / 'best.pth'
+    common = dict(
+        config='configs/stda_demo.py',
+        test_metrics={'mg/f1': 0.5},
+        val_f1=None,
+        score_thr=None,
+        work_dir='./work_dirs/demo',
+        timeline_dir='./work_dirs/demo/timelines',
+        tools_dir=str(tmp_path / 'tools'),
+    )
+    inside = str(tmp_path / 'work_dirs' / 'demo' / 'best_mg_f1_epoch_40.pth')
+    lines = format_summary(checkpoint=inside, **common).splitlines()
+    assert 'checkpoint:  work_dirs/demo/best_mg_f1_epoch_40.pth' in lines
+    assert 'timelines:   work_dirs/demo/timelines (one PNG per test video)' in lines
+    assert 'outputs:     work_dirs/demo/submission.csv' in lines
+    assert any(
+        'test.py configs/stda_demo.py work_dirs/demo/best_mg_f1_epoch_40.pth' in x for x in lines
+    )
+    # Outside the current folder a path stays absolute: it must still resolve.
+    lines = format_summary(checkpoint=str(outside), **common).splitlines()
+    assert f'checkpoint:  {outside}' in lines
