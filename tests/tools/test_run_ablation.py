@@ -192,7 +192,7 @@ def test_study_schedule_is_the_demos_compressed_into_its_epochs():
     demo = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'stda_demo.py'))
     assert [s.type for s in study.param_scheduler] == [s.type for s in demo.param_scheduler]
     assert study.param_scheduler[-1].end == study.train_cfg.max_epochs
-    assert study.train_cfg.max_epochs < demo.train_cfg.max_epochs
+    assert study.train_cfg.max_epochs <= demo.train_cfg.max_epochs
     assert study.optim_wrapper == demo.optim_wrapper and study.model == demo.model
 
 
@@ -262,4 +262,14 @@ def test_smoke_study_trains_caches_and_reports(tmp_path, tiny_trunk):
     assert second.returncode == 0, second.stderr[-3000:]
     assert '2 runs: 2 cached, 0 to run' in second.stdout
     assert train_log.stat().st_mtime_ns == before  # nothing retrained
+    assert json.loads((work / 'results.json').read_text())['runs'] == report['runs']
+
+    # --report-only reports what is finished and trains nothing (seed 1 never ran).
+    (work / 'results.json').unlink()
+    seeds = args.index('--seeds')
+    partial = _run_study([*args[: seeds + 1], '0', '1', *args[seeds + 2 :], '--report-only'])
+    assert partial.returncode == 0, partial.stderr[-3000:]
+    assert 'not finished: linear-probe seed 1' in partial.stdout
+    assert 'not finished: asba-off seed 1' in partial.stdout
+    assert not (work / 'linear-probe' / 'seed1').exists()
     assert json.loads((work / 'results.json').read_text())['runs'] == report['runs']

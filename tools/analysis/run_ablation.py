@@ -3,7 +3,7 @@
     python tools/analysis/run_ablation.py [--variants stda asba-off ...] [--seeds 0 1 2]
         [--work-dir work_dirs/ablation] [--base-config configs/ablation/study_demo.py]
         [--cfg-options KEY=VALUE ...] [--smoke] [--check] [--skip-unavailable]
-        [--report-dir DIR]
+        [--report-dir DIR] [--report-only]
 
 Each run trains with ``tools/train.py`` and scores the best checkpoint on the test
 split with ``tools/test.py``, in subprocesses, exactly as a user would. A finished
@@ -102,6 +102,12 @@ def parse_args() -> argparse.Namespace:
         help='leave out variants whose prerequisites are missing instead of stopping',
     )
     parser.add_argument('--report-dir', help='where to write the report (default: --work-dir)')
+    parser.add_argument(
+        '--report-only',
+        action='store_true',
+        help='write the report from the finished runs in --work-dir, train nothing '
+        '(e.g. while the study runs in other processes)',
+    )
     return parser.parse_args()
 
 
@@ -411,7 +417,13 @@ def run_study(args, prepared: dict, names: list[str], facts: dict) -> None:
             pending.append((name, seed, run_dir))
         else:
             runs[name].append(cached)
-    print(f'{len(jobs)} runs: {len(jobs) - len(pending)} cached, {len(pending)} to run')
+    if args.report_only:
+        for name, seed, _ in pending:
+            print(f'not finished: {name} seed {seed}')
+        print(f'{len(jobs)} runs: {len(jobs) - len(pending)} finished, reported')
+        pending = []
+    else:
+        print(f'{len(jobs)} runs: {len(jobs) - len(pending)} cached, {len(pending)} to run')
     failures = []
     with tqdm(total=len(jobs), initial=len(jobs) - len(pending), unit='run') as bar:
         for name, seed, run_dir in pending:
