@@ -421,12 +421,13 @@ def run_study(args, prepared: dict, names: list[str], facts: dict) -> None:
         for name, seed, _ in pending:
             print(f'not finished: {name} seed {seed}')
         print(f'{len(jobs)} runs: {len(jobs) - len(pending)} finished, reported')
-        pending = []
+        to_run = []
     else:
         print(f'{len(jobs)} runs: {len(jobs) - len(pending)} cached, {len(pending)} to run')
+        to_run = pending
     failures = []
     with tqdm(total=len(jobs), initial=len(jobs) - len(pending), unit='run') as bar:
-        for name, seed, run_dir in pending:
+        for name, seed, run_dir in to_run:
             bar.set_description(f'{name} seed {seed}')
             entry = prepared[name]
             params = {k: v for k, v in entry.items() if k.endswith(('_params', '_percent'))}
