@@ -11,6 +11,8 @@ from mmaction.registry import DATASETS
 from mmengine.dist import barrier, get_rank
 from mmengine.logging import print_log
 
+from mmstda.utils.errors import UserInputError
+
 from .smg import SMGDataset
 from .synthetic_smg import SyntheticSMGConfig, generate_synthetic_smg
 
@@ -34,7 +36,7 @@ def ensure_synthetic_smg(data_root: str, generator: dict | None = None) -> str:
         str: ``data_root``.
 
     Raises:
-        ValueError: ``data_root`` already holds a data set generated with other
+        UserInputError: ``data_root`` already holds a data set generated with other
             settings than an explicit ``generator`` asks for. With ``generator``
             None, a difference from the generator's defaults is only logged: the
             folder may be one a user made on purpose with other settings.
@@ -90,7 +92,7 @@ def check_generator_settings(data_root: str, generator: dict | None) -> None:
         f'{what} ({"; ".join(differ)}).'
     )
     if generator:
-        raise ValueError(
+        raise UserInputError(
             f'{message} Remove {data_root} to regenerate it, or point data_root at another folder.'
         )
     print_log(

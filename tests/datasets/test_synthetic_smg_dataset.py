@@ -6,6 +6,7 @@ import pytest
 from mmengine.logging import MMLogger
 
 from mmstda.datasets import SyntheticSMGDataset
+from mmstda.utils.errors import UserInputError
 
 TINY = dict(num_videos=3, frame_size=32, seed=1, workers=1)
 
@@ -47,7 +48,7 @@ def test_a_folder_made_with_other_settings_is_not_silently_reused(tmp_path, caps
     root = str(tmp_path / 'synthetic')
     SyntheticSMGDataset(data_root=root, generator=TINY, split='train', window_frames=8)
     harder = dict(TINY, subject_shift=0.08)
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(UserInputError) as error:  # one line from the tools
         SyntheticSMGDataset(data_root=root, generator=harder, split='train', window_frames=8)
     message = str(error.value)
     assert osp.join(root, 'synthetic_smg.json') in message
