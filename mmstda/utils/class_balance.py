@@ -45,10 +45,38 @@ def effective_numbers(class_counts: Sequence[int], beta: float | None = None) ->
     return (1.0 - np.power(beta, counts)) / (1.0 - beta)
 
 
-def class_balanced_weights(class_counts: Sequence[int], beta: float | None = None) -> np.ndarray:
-    """Loss weights ``1 / E_n``, normalised so they sum to the number of classes."""
+CB_NORMALISATIONS = ('classes', 'instances')
+
+
+def class_balanced_weights(
+    class_counts: Sequence[int], beta: float | None = None, normalise: str = 'classes'
+) -> np.ndarray:
+    """Loss weights proportional to ``1 / E_n``.
+
+    Args:
+        class_counts (Sequence[int]): Training instances per class.
+        beta (float, optional): beta of the effective number; None for
+            :func:`default_beta`. Defaults to None.
+        normalise (str): ``'classes'`` (Cui et al.): the weights sum to the
+            number of classes. ``'instances'``: their mean over the training
+            instances is 1 (``sum_k n_k w_k = sum_k n_k``), so the instances'
+            total weight is unchanged and weight only moves between classes.
+            A detection loss needs the latter: its background is not
+            reweighted, and under ``'classes'`` a long tail shrinks the
+            foreground's share of the loss (to 0.26 of unweighted on the
+            synthetic demo's counts, where the head then detected nothing).
+            Defaults to ``'classes'``.
+
+    Returns:
+        np.ndarray: ``(K,)`` weights.
+    """
+    if normalise not in CB_NORMALISATIONS:
+        raise ValueError(f'normalise must be one of {CB_NORMALISATIONS}, got {normalise!r}')
     inv = 1.0 / effective_numbers(class_counts, beta)
-    return inv * (len(inv) / inv.sum())
+    if normalise == 'classes':
+        return inv * (len(inv) / inv.sum())
+    counts = np.maximum(_check_counts(class_counts), 1.0)
+    return inv * (counts.sum() / (counts * inv).sum())
 
 
 RARITY_SCALES = ('median', 'minmax')

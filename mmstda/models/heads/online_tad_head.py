@@ -81,7 +81,10 @@ class OnlineTADHead(BaseModule):
         boundary_radius (int): Frames on each side of a ground-truth boundary that
             also count as boundary frames (sub-sampled frames). Defaults to 1.
         class_balanced (bool): Weight foreground frames by class-balanced weights
-            once :meth:`set_class_counts` has been called. Defaults to False.
+            once :meth:`set_class_counts` has been called: ``1 / E_n`` scaled so
+            that their mean over the training gestures is 1, which keeps the
+            foreground/background balance of the loss (background frames keep
+            weight 1). Defaults to False.
         cb_beta (float, optional): beta of the effective number; None for
             ``(N - 1) / N``. Defaults to None.
         test_cfg (dict, optional): Decoder settings: ``score_thr``,
@@ -166,6 +169,12 @@ class OnlineTADHead(BaseModule):
     def set_class_counts(self, counts: list[int]) -> None:
         """Set class-balanced weights ``1 / E_n`` from training instance counts.
 
+        The weights are normalised over instances (``sum_k n_k w_k = sum_k
+        n_k``), not over classes as in Cui et al.: with a background that is
+        not reweighted, the per-class rule shrinks the whole foreground's share
+        of the loss under a long tail (to 0.26 of unweighted on the synthetic
+        demo's counts), and the head learned to detect nothing.
+
         Args:
             counts (list[int]): Training instances per class, length K.
         """
@@ -173,7 +182,7 @@ class OnlineTADHead(BaseModule):
             raise ValueError(
                 f'set_class_counts expects {self.num_classes} counts, got {len(counts)}'
             )
-        weights = class_balanced_weights(counts, self.cb_beta)
+        weights = class_balanced_weights(counts, self.cb_beta, normalise='instances')
         self.class_weights.copy_(torch.as_tensor(weights, dtype=self.class_weights.dtype))
 
     # ------------------------------------------------------------------ forward

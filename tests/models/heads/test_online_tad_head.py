@@ -103,15 +103,42 @@ def test_class_counts_set_a_checkpointed_buffer_that_weights_the_loss():
     torch.manual_seed(0)
     feats = torch.randn(1, 8, 8)
     sample = _sample([[2, 6]], [2])
-    head = _head(class_balanced=True).train()
+    head = _head(class_balanced=True, cb_beta=0.9).train()
     plain = head.loss(feats, [sample])['loss_cls']
     head.set_class_counts([100, 10, 1])
-    expected = class_balanced_weights([100, 10, 1])
-    np.testing.assert_allclose(head.state_dict()['class_weights'].numpy(), expected, rtol=1e-6)
+    # By hand: E_n = (1 - 0.9^n) / 0.1 = 9.99973, 6.5132, 1; weights 1 / E_n
+    # scaled so that 100 w_0 + 10 w_1 + 1 w_2 = 111.
+    expected = np.array([0.885501, 1.359509, 8.854778])
+    np.testing.assert_allclose(head.state_dict()['class_weights'].numpy(), expected, rtol=1e-5)
     weighted = head.loss(feats, [sample])['loss_cls']
     assert weighted > plain  # class 2 is the rarest, so its frames weigh more
     with pytest.raises(ValueError, match='expects 3 counts, got 2'):
         head.set_class_counts([1, 2])
+
+
+def test_class_balanced_loss_keeps_the_foreground_share_of_the_loss():
+    # Normalised over classes (Cui et al.), the weights of a long tail average
+    # far below 1 over the gestures: the background (weight 1) then dominates
+    # and the head learned to detect nothing. Over the training gestures the
+    # mean weight must stay 1 while rarer classes weigh more.
+    counts = [27, 26, 10, 7, 7, 4, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1]
+    head = _head(num_classes=len(counts), class_balanced=True)
+    head.set_class_counts(counts)
+    weights = head.class_weights.double().numpy()
+    assert float(np.dot(counts, weights)) == pytest.approx(sum(counts), rel=1e-6)
+    assert np.all(np.diff(weights) >= -1e-9)  # counts fall, weights rise
+    assert weights[-1] > 1.0 > weights[0]
+
+
+def test_class_balanced_weights_normalisations():
+    counts = [100, 10, 1]
+    per_class = class_balanced_weights(counts, beta=0.9)
+    assert per_class.sum() == pytest.approx(3.0)
+    per_instance = class_balanced_weights(counts, beta=0.9, normalise='instances')
+    assert float(np.dot(counts, per_instance)) == pytest.approx(111.0)
+    np.testing.assert_allclose(per_instance / per_class, per_instance[0] / per_class[0])
+    with pytest.raises(ValueError, match="normalise must be one of .*'gestures'"):
+        class_balanced_weights(counts, normalise='gestures')
 
 
 def test_focal_loss_matches_hand_value():
