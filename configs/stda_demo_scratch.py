@@ -61,7 +61,7 @@ train_pipeline = [
         class_balanced=False,
     ),
     dict(type='TemporalSpeedJitter', speed_range=(0.8, 1.25), prob=0.5),
-    dict(type='DecordInit'),
+    dict(type='CachedDecordInit'),  # each small video decoded once per worker
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(img_size, img_size), keep_ratio=False),
     # ASBA: windows of rarer / currently harder classes get stronger photometric
@@ -82,7 +82,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='SampleMGWindow'),
-    dict(type='DecordInit'),
+    dict(type='CachedDecordInit'),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(img_size, img_size), keep_ratio=False),
     dict(type='PackMGInputs'),

@@ -220,6 +220,18 @@ def test_missing_prerequisite_stops_the_study_in_one_line(tmp_path, monkeypatch,
     assert not os.listdir(tmp_path)  # nothing trained
 
 
+def test_jobs_below_one_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(REPO_ROOT)
+    args = ['--base-config', TINY_CONFIG, '--jobs', '0', '--work-dir', str(tmp_path)]
+    monkeypatch.setattr(sys, 'argv', ['tools/analysis/run_ablation.py', *args])
+    run_ablation = runpy.run_path(osp.join(REPO_ROOT, 'tools', 'analysis', 'run_ablation.py'))
+    with pytest.raises(SystemExit) as stopped:
+        run_ablation['main']()
+    assert stopped.value.code == 2
+    assert '--jobs must be at least 1, got 0' in capsys.readouterr().err
+    assert not os.listdir(tmp_path)
+
+
 def test_smoke_study_trains_caches_and_reports(tmp_path, tiny_trunk):
     data = str(tmp_path / 'smg')
     generate_synthetic_smg(
@@ -234,7 +246,8 @@ def test_smoke_study_trains_caches_and_reports(tmp_path, tiny_trunk):
     args += [f'{split}_dataloader.dataset.data_root={data}' for split in ('train', 'val', 'test')]
     args += [f'model.backbone.pretrained={tiny_trunk}', 'val_dataloader.batch_size=8']
 
-    first = _run_study(args)
+    # Both runs at once: each result and the report must still hold both.
+    first = _run_study([*args, '--jobs', '2'])
     assert first.returncode == 0, first.stderr[-3000:]
     assert '2 runs: 0 cached, 2 to run' in first.stdout
     for name in ('linear-probe', 'asba-off'):
@@ -242,6 +255,7 @@ def test_smoke_study_trains_caches_and_reports(tmp_path, tiny_trunk):
         assert (result['variant'], result['seed']) == (name, 0)
         assert 0.0 <= result['test_f1'] <= 1.0 and result['test_num_gt'] > 0
         assert result['train_minutes'] > 0 and result['peak_memory_mb'] > 0
+        assert result['parallel_jobs'] == 2
         # The linear probe trains no backbone parameter; the adapters do.
         assert (result['backbone_trainable_percent'] > 0) == (name == 'asba-off')
     report = json.loads((work / 'results.json').read_text())

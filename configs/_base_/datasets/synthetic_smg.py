@@ -11,14 +11,14 @@ train_pipeline = [
     # Half the windows centred on a gesture (rare classes favoured), 10% pure background.
     dict(type='SampleMGWindow', gesture_centred_ratio=0.5, background_ratio=0.1),
     dict(type='TemporalSpeedJitter', speed_range=(0.8, 1.25), prob=0.5),
-    dict(type='DecordInit'),
+    dict(type='CachedDecordInit'),  # each small video decoded once per worker
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(img_size, img_size), keep_ratio=False),
     dict(type='PackMGInputs'),
 ]
 test_pipeline = [
     dict(type='SampleMGWindow'),
-    dict(type='DecordInit'),
+    dict(type='CachedDecordInit'),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(img_size, img_size), keep_ratio=False),
     dict(type='PackMGInputs'),
