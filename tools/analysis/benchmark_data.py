@@ -8,9 +8,17 @@ with ``tools/data/prepare_smg.py``'s transcoder (short side 182), then times the
 training pipeline of ``configs/_base_/datasets/smg.py`` (window sampling, mmaction's
 ``DecordInit``/``DecordDecode``, resize to short side 182, random crop 160, packing)
 on both, in this one process and with the same windows.
+
+    python tools/analysis/benchmark_data.py --demo
+
+Times the demo's training pipeline (``configs/stda_demo.py``: 64-frame windows of the
+one-minute 64 px synthetic videos, ASBA included) over one epoch of windows, once
+with mmaction's ``DecordInit`` and once with ``CachedDecordInit`` (each video decoded
+once, its first decode counted), in this one process, from the same random state.
 """
 
 import argparse
+import copy
 import os
 import os.path as osp
 import shutil
@@ -26,8 +34,10 @@ except ImportError:  # run from a source checkout that is not pip-installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     import mmstda  # noqa: F401
 
-from mmaction.registry import TRANSFORMS
+from mmaction.registry import DATASETS, TRANSFORMS
+from mmengine.config import Config
 from mmengine.dataset import Compose
+from mmengine.registry import init_default_scope
 
 from mmstda.datasets import SMGDataset
 from mmstda.datasets.synthetic_smg import SyntheticSMGConfig, plan_dataset, render_video
@@ -79,6 +89,26 @@ def windows_per_second(data_root: str, num_windows: int) -> float:
     return num_windows / elapsed
 
 
+def demo_windows_per_second(init: str, num_windows: int | None) -> tuple[float, int]:
+    """Windows/s of the demo's training pipeline with ``init`` opening the videos."""
+    init_default_scope('mmaction')
+    cfg = Config.fromfile('configs/stda_demo.py').train_dataloader.dataset
+    cfg = copy.deepcopy(cfg)
+    inits = [i for i, step in enumerate(cfg.pipeline) if step['type'].endswith('DecordInit')]
+    if len(inits) != 1:
+        raise SystemExit('configs/stda_demo.py: expected one *DecordInit step in its pipeline')
+    cfg.pipeline[inits[0]] = dict(type=init)
+    dataset = DATASETS.build(cfg)  # generates data/synthetic_smg on first use
+    count = num_windows or len(dataset)
+    np.random.seed(0)
+    start = time.perf_counter()
+    for index in range(count):
+        packed = dataset[index % len(dataset)]
+    elapsed = time.perf_counter() - start
+    assert packed['inputs'].shape[1] == cfg.window_frames
+    return count / elapsed, count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--work-dir', default='work_dirs/benchmark_data', help='scratch folder')
@@ -86,7 +116,23 @@ def main() -> None:
     parser.add_argument(
         '--windows', type=int, default=10, help='windows timed per file. Default: 10'
     )
+    parser.add_argument(
+        '--demo',
+        action='store_true',
+        help="time the demo's pipeline with DecordInit and CachedDecordInit instead",
+    )
+    parser.add_argument(
+        '--demo-windows', type=int, help='windows timed with --demo. Default: one epoch'
+    )
     args = parser.parse_args()
+
+    if args.demo:
+        rates = {}
+        for init in ('DecordInit', 'CachedDecordInit'):
+            rates[init], count = demo_windows_per_second(init, args.demo_windows)
+            print(f'{init:18s} {rates[init]:7.1f} windows/s ({count} windows, one process)')
+        print(f'ratio: {rates["CachedDecordInit"] / rates["DecordInit"]:.1f}x')
+        return
 
     tic = time.perf_counter()
     original = make_original(args.work_dir, args.minutes)
