@@ -205,15 +205,19 @@ def _run_study(args: list[str]) -> subprocess.CompletedProcess:
     )
 
 
-def test_missing_prerequisite_stops_the_study_in_one_line(tmp_path, monkeypatch, capsys):
-    # In-process (the smoke test below runs the command itself): saves a start-up.
+def _stopped_in_process(monkeypatch, args: list[str]) -> int:
+    """Run the tool's main() here (saves a start-up); the code it exits with."""
     monkeypatch.chdir(REPO_ROOT)
-    args = ['--base-config', TINY_CONFIG, '--variants', 'stda', '--work-dir', str(tmp_path)]
     monkeypatch.setattr(sys, 'argv', ['tools/analysis/run_ablation.py', *args])
     run_ablation = runpy.run_path(osp.join(REPO_ROOT, 'tools', 'analysis', 'run_ablation.py'))
     with pytest.raises(SystemExit) as stopped:
         run_ablation['main']()
-    assert stopped.value.code == 2
+    return stopped.value.code
+
+
+def test_missing_prerequisite_stops_the_study_in_one_line(tmp_path, monkeypatch, capsys):
+    args = ['--base-config', TINY_CONFIG, '--variants', 'stda', '--work-dir', str(tmp_path)]
+    assert _stopped_in_process(monkeypatch, args) == 2
     stderr = capsys.readouterr().err
     assert stderr.startswith("error: variant 'stda' needs a pretrained trunk")
     assert len(stderr.strip().splitlines()) == 1
@@ -221,13 +225,8 @@ def test_missing_prerequisite_stops_the_study_in_one_line(tmp_path, monkeypatch,
 
 
 def test_jobs_below_one_is_refused(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(REPO_ROOT)
     args = ['--base-config', TINY_CONFIG, '--jobs', '0', '--work-dir', str(tmp_path)]
-    monkeypatch.setattr(sys, 'argv', ['tools/analysis/run_ablation.py', *args])
-    run_ablation = runpy.run_path(osp.join(REPO_ROOT, 'tools', 'analysis', 'run_ablation.py'))
-    with pytest.raises(SystemExit) as stopped:
-        run_ablation['main']()
-    assert stopped.value.code == 2
+    assert _stopped_in_process(monkeypatch, args) == 2
     assert '--jobs must be at least 1, got 0' in capsys.readouterr().err
     assert not os.listdir(tmp_path)
 
