@@ -4,6 +4,7 @@ python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--dump results.pkl] ...
 """
 
 import argparse
+import glob
 import json
 import os
 import os.path as osp
@@ -26,7 +27,11 @@ from mmstda.utils.launch import (
     parse_runner_args,
     user_errors,
 )
-from mmstda.utils.operating_point import add_score_thr_argument, resolve_score_thr
+from mmstda.utils.operating_point import (
+    add_score_thr_argument,
+    apply_score_thr,
+    resolve_score_thr,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -34,7 +39,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='test config file path')
     parser.add_argument(
         'checkpoint',
-        help='checkpoint file, or a work dir to use the last checkpoint saved there',
+        help='checkpoint file, or a work dir to use the best checkpoint saved there '
+        '(best_*.pth; the last one when training saved no best)',
     )
     parser.add_argument('--work-dir', help='where to save logs and metrics')
     parser.add_argument(
@@ -64,16 +70,19 @@ def merge_args(cfg, args: argparse.Namespace):
     apply_runner_args(cfg, args)
     cfg.load_from = resolve_checkpoint(args.checkpoint)
     score_thr, source = resolve_score_thr(args.score_thr, cfg.load_from)
+    print(f'score_thr={score_thr}: {source}')
+    if score_thr is not None and apply_score_thr(cfg.model, score_thr):
+        print(f'score_thr={score_thr} opens runs in the OnlineTADHead (model.head.test_cfg)')
     for metric in _as_list(cfg.test_evaluator):
         if metric.get('type') == 'MicroGestureF1Metric':
             configured = metric.get('score_thr')
-            if configured is not None and float(configured) != score_thr:
-                print(
-                    f'test_evaluator.score_thr={configured} from the config is replaced; pass '
-                    f'--score-thr {configured} to use it'
-                )
-            metric['score_thr'] = score_thr
-            print(f'score_thr={score_thr}: {source}')
+            if score_thr is not None:
+                if configured is not None and float(configured) != score_thr:
+                    print(
+                        f'test_evaluator.score_thr={configured} from the config is replaced; '
+                        f'pass --score-thr {configured} to use it'
+                    )
+                metric['score_thr'] = score_thr
             suffix = '_online' if args.online else ''
             metric['submission_file'] = args.submission or osp.join(
                 cfg.work_dir, f'submission{suffix}.csv'
@@ -94,19 +103,38 @@ def _as_list(evaluator) -> list:
 
 
 def resolve_checkpoint(path: str) -> str:
-    """A checkpoint file, or the last checkpoint recorded in a work dir."""
+    """A checkpoint file, or the best checkpoint of a work dir (else its last one).
+
+    The best checkpoint (``CheckpointHook(save_best=...)``, ``best_*.pth``) is saved
+    right after the validation that chose its operating point, so its weights and
+    its threshold belong together; a periodic checkpoint carries the previous
+    validation's threshold.
+    """
     if osp.isdir(path):
+        best = sorted(glob.glob(osp.join(path, 'best_*.pth')))
+        if len(best) > 1:
+            raise UserInputError(
+                f'work dir {path} holds {len(best)} best checkpoints ('
+                + ', '.join(osp.basename(b) for b in best)
+                + '): pass the one to test'
+            )
+        if best:
+            print(f'Testing the best checkpoint of {path}: {best[0]}')
+            return best[0]
         record = osp.join(path, 'last_checkpoint')
         if not osp.isfile(record):
-            raise UserInputError(f'No checkpoint recorded in work dir {path} (no last_checkpoint)')
+            raise UserInputError(
+                f'No checkpoint in work dir {path} (no best_*.pth and no last_checkpoint)'
+            )
         with open(record) as f:
             path = f.read().strip()
+        print(f'Testing the last checkpoint (the work dir has no best_*.pth): {path}')
     if not osp.isfile(path):
         raise UserInputError(f'Checkpoint file not found: {path}')
     return path
 
 
-def test_online(cfg, score_thr: float) -> dict:
+def test_online(cfg, score_thr: float | None) -> dict:
     """Stream the test videos through OnlineRecognizer; write WORK_DIR/online_metrics.json."""
     import torch
 

@@ -132,7 +132,7 @@ def _f1_metric_cfg(cfg: Config) -> dict:
 def evaluate_online(
     cfg: Config,
     checkpoint: str,
-    score_thr: float,
+    score_thr: float | None,
     device: str = 'cpu',
     chunk_frames: int | None = None,
     **metric_overrides,
@@ -143,8 +143,9 @@ def evaluate_online(
         cfg (Config): A config with ``model``, ``test_dataloader.dataset`` (an
             ``SMGDataset``) and a ``MicroGestureF1Metric`` test evaluator.
         checkpoint (str): Checkpoint file.
-        score_thr (float): Segments scoring below this are not emitted (and the
-            metric keeps the same threshold).
+        score_thr (float, optional): The operating point: the run-opening
+            threshold, and segments scoring below it are not emitted (the metric
+            keeps the same threshold). None keeps the head's ``test_cfg``.
         device (str): Torch device. Defaults to ``'cpu'``.
         chunk_frames (int, optional): Native frames per ``process`` call.
             Defaults to None: one clip (see :func:`stream_video`).
@@ -166,7 +167,7 @@ def evaluate_online(
     # The recognizer has already merged (NMS) and filtered; the metric scores that.
     metric_cfg = dict(
         _f1_metric_cfg(cfg),
-        score_thr=score_thr,
+        score_thr=recognizer.score_thr,
         merge_iou_thr=None,
         window_ownership=False,
         **metric_overrides,

@@ -39,9 +39,10 @@ class OnlineRecognizer:
     are decoded. Offline inference is defined the same way, so streaming equals
     offline for every video length.
 
-    Two thresholds. The head's ``test_cfg.score_thr`` opens a run (a per-frame class
-    probability: where a gesture may be). ``score_thr`` here keeps a finished segment
-    (its mean probability): the operating point chosen on validation.
+    One threshold. The operating point ``score_thr`` (chosen on validation) is the
+    class probability that opens a run, as in windowed inference, and finished
+    segments (their mean probability, never below it) are kept from it up. None
+    keeps the head's ``test_cfg.score_thr``.
 
     Args:
         model (OnlineMGDetector): A detector with a causal head (and a causal
@@ -53,8 +54,9 @@ class OnlineRecognizer:
             pipeline samples them. Defaults to 1.
         class_names (Sequence[str], optional): Name per 0-based label. Defaults to
             None (the SMG names when the model has 17 classes, else ``'class_<i>'``).
-        score_thr (float): Segments scoring below this are not emitted (the
-            operating point). Defaults to 0.0 (emit all).
+        score_thr (float, optional): The operating point: the head's run-opening
+            threshold for this stream, and segments scoring below it are not
+            emitted. Defaults to None (the head's ``test_cfg.score_thr``).
     """
 
     def __init__(
@@ -63,9 +65,9 @@ class OnlineRecognizer:
         transforms: Callable[[list[np.ndarray]], list[np.ndarray]] | None = None,
         frame_interval: int = 1,
         class_names: Sequence[str] | None = None,
-        score_thr: float = 0.0,
+        score_thr: float | None = None,
     ) -> None:
-        if not 0.0 <= score_thr <= 1.0:
+        if score_thr is not None and not 0.0 <= score_thr <= 1.0:
             raise ValueError(f'score_thr must be in [0, 1], got {score_thr}')
         if isinstance(frame_interval, bool) or not isinstance(frame_interval, int | np.integer):
             raise TypeError(f'frame_interval must be an int >= 1, got {frame_interval!r}')
@@ -96,7 +98,9 @@ class OnlineRecognizer:
         self.transforms = transforms
         self.frame_interval = frame_interval
         self.class_names = list(class_names)
-        self.score_thr = float(score_thr)
+        self.score_thr = (
+            float(model.head.test_cfg['score_thr']) if score_thr is None else float(score_thr)
+        )
         self.clip_frames = model.stream_clip_frames
         self.reset()
 
@@ -106,7 +110,7 @@ class OnlineRecognizer:
         self._frame_shape: tuple | None = None
         self._clip: list[np.ndarray] = []
         self._state: dict | None = None
-        self._decoder = self.model.head.build_decoder(self.frame_interval)
+        self._decoder = self.model.head.build_decoder(self.frame_interval, self.score_thr)
         self.num_segments = 0
         # Per frame decoded by the latest call: the highest class probability.
         self.last_frame_scores = np.zeros(0, dtype=np.float32)
@@ -323,9 +327,10 @@ def init_online_recognizer(
         class_names (Sequence[str], optional): Name per label. Defaults to None (the
             config's ``class_names`` or dataset ``metainfo.classes``, else the SMG
             names for 17 classes).
-        score_thr (float, optional): Segments scoring below this are not emitted.
-            Defaults to None: the operating point stored in the checkpoint (chosen
-            on validation), else 0.0.
+        score_thr (float, optional): The operating point (run-opening threshold
+            and kept-segment threshold). Defaults to None: the operating point
+            stored in the checkpoint (chosen on validation), else the head's
+            ``test_cfg.score_thr``.
 
     Returns:
         OnlineRecognizer: Ready for :meth:`OnlineRecognizer.process`.

@@ -7,28 +7,43 @@ back so that every tool keeps the same segments.
 """
 
 import argparse
+import warnings
 from typing import Any
 
 from .checkpoint import load_checkpoint_file
 
 OPERATING_POINT_KEYS = {'score_thr': float, 'val_f1': float, 'epoch': int, 'metric': str}
+# Written since the operating point follows the validated weights; older checkpoints
+# lack it.
+OPTIONAL_KEYS = {'iter': int}
 
 
-def make_operating_point(score_thr: float, val_f1: float, epoch: int, metric: str) -> dict:
+def make_operating_point(
+    score_thr: float, val_f1: float, epoch: int, metric: str, iteration: int | None = None
+) -> dict:
     """An operating point of plain Python values, so ``weights_only`` loading accepts it.
 
     Args:
-        score_thr (float): Segments scoring at least this are kept.
+        score_thr (float): The threshold chosen on validation (for ``OnlineTADHead``
+            the run-opening threshold; for other heads the kept-score threshold).
         val_f1 (float): Validation F1 at ``score_thr``.
-        epoch (int): Epoch whose validation chose it.
-        metric (str): Metric that ranked the epochs, e.g. ``'mg/f1'``.
+        epoch (int): Epochs trained when the validation ran.
+        metric (str): The validation key ``val_f1`` was read from, e.g.
+            ``'mg/best_f1'``.
+        iteration (int, optional): Training iterations done when the validation
+            ran; the checkpoint's ``meta['iter']`` equals it when the checkpoint
+            holds the validated weights. Defaults to None.
 
     Returns:
-        dict: ``dict(score_thr=float, val_f1=float, epoch=int, metric=str)``.
+        dict: ``dict(score_thr=float, val_f1=float, epoch=int, metric=str)``, plus
+        ``iter=int`` when given.
     """
-    return dict(
+    point = dict(
         score_thr=float(score_thr), val_f1=float(val_f1), epoch=int(epoch), metric=str(metric)
     )
+    if iteration is not None:
+        point['iter'] = int(iteration)
+    return point
 
 
 def check_operating_point(point: Any, source: str) -> dict:
@@ -37,7 +52,8 @@ def check_operating_point(point: Any, source: str) -> dict:
         raise ValueError(
             f'{source}: meta.operating_point must be a dict, got {type(point).__name__}'
         )
-    for key, kind in OPERATING_POINT_KEYS.items():
+    optional = {key: kind for key, kind in OPTIONAL_KEYS.items() if key in point}
+    for key, kind in {**OPERATING_POINT_KEYS, **optional}.items():
         value = point.get(key)
         if not isinstance(value, kind) or isinstance(value, bool):
             raise ValueError(
@@ -50,6 +66,14 @@ def check_operating_point(point: Any, source: str) -> dict:
     return dict(point)
 
 
+def _read_point_and_meta(path: str) -> tuple[dict | None, dict]:
+    checkpoint = load_checkpoint_file(path, map_location='cpu')
+    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    if not isinstance(meta, dict) or meta.get('operating_point') is None:
+        return None, meta if isinstance(meta, dict) else {}
+    return check_operating_point(meta['operating_point'], path), meta
+
+
 def read_operating_point(path: str) -> dict | None:
     """The operating point stored in a checkpoint, None when it has none.
 
@@ -59,45 +83,90 @@ def read_operating_point(path: str) -> dict | None:
         path (str): Checkpoint file.
 
     Returns:
-        dict | None: ``dict(score_thr, val_f1, epoch, metric)`` or None (a
-        checkpoint saved without validation, or by another project).
+        dict | None: ``dict(score_thr, val_f1, epoch, metric)`` (and ``iter``) or
+        None (a checkpoint saved without validation, or by another project).
     """
-    checkpoint = load_checkpoint_file(path, map_location='cpu')
-    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
-    if not isinstance(meta, dict) or meta.get('operating_point') is None:
-        return None
-    return check_operating_point(meta['operating_point'], path)
+    return _read_point_and_meta(path)[0]
 
 
-def resolve_score_thr(
-    override: float | None, checkpoint: str | None, default: float = 0.0
-) -> tuple[float, str]:
+def from_other_weights(point: dict, meta: dict) -> bool:
+    """Whether ``point`` was chosen on other weights than the checkpoint ``meta`` holds.
+
+    A periodic checkpoint is saved before its epoch's validation, so it carries
+    the previous validation's threshold; the best checkpoint is saved after its
+    validation and carries its own.
+    """
+    if 'iter' in point and meta.get('iter') is not None:
+        return int(meta['iter']) != point['iter']
+    if meta.get('epoch') is not None:
+        return int(meta['epoch']) != point['epoch']
+    return False
+
+
+def resolve_score_thr(override: float | None, checkpoint: str | None) -> tuple[float | None, str]:
     """The score threshold a tool runs at, and where it came from (for the log).
 
     Precedence: an explicit ``override`` (``--score-thr``), then the checkpoint's
-    operating point, then ``default``.
+    operating point, then None (the config's own thresholds stay). A checkpoint
+    whose operating point was chosen on other weights (see
+    :func:`from_other_weights`) gets a warning.
 
     Args:
         override (float, optional): The user's threshold.
         checkpoint (str, optional): Checkpoint to read the operating point from.
-        default (float): Threshold without either. Defaults to 0.0 (keep all).
 
     Returns:
-        tuple[float, str]: The threshold and a short description of its source.
+        tuple[float | None, str]: The threshold (None: keep the config's) and a
+        short description of its source.
     """
     if override is not None:
         if not 0.0 <= override <= 1.0:
             raise ValueError(f'--score-thr must be in [0, 1], got {override}')
         return float(override), 'given by --score-thr'
-    point = read_operating_point(checkpoint) if checkpoint else None
-    if point is not None:
-        return point['score_thr'], (
-            f'the operating point in {checkpoint} (chosen on validation at epoch '
-            f'{point["epoch"]}, val F1 {point["val_f1"]:.4f})'
+    point, meta = _read_point_and_meta(checkpoint) if checkpoint else (None, {})
+    if point is None:
+        return None, (
+            f"{checkpoint or 'no checkpoint'} stores no operating point; the config's "
+            'thresholds are kept'
         )
-    return float(default), (
-        f'default {default}: {checkpoint or "no checkpoint"} stores no operating point'
+    source = (
+        f'the operating point in {checkpoint} (chosen on validation at epoch '
+        f'{point["epoch"]}, val F1 {point["val_f1"]:.4f})'
     )
+    if from_other_weights(point, meta):
+        message = (
+            f'{checkpoint} holds the weights of epoch {meta.get("epoch")} (iter '
+            f'{meta.get("iter")}) but its operating point was chosen on the weights of epoch '
+            f'{point["epoch"]}: test the best checkpoint (best_*.pth), or pass --score-thr'
+        )
+        warnings.warn(message, UserWarning, stacklevel=2)
+        source += f'; WARNING: {message}'
+    return point['score_thr'], source
+
+
+def apply_score_thr(model_cfg: dict, score_thr: float) -> bool:
+    """Set the operating point as the run-opening threshold of an ``OnlineTADHead``.
+
+    That head's segment scores are never below its run-opening threshold, so a
+    filter on segment scores alone would change nothing (see
+    ``OnlineTADHead.set_score_thr``); other heads are thresholded by the metric.
+
+    Args:
+        model_cfg (dict): The config's ``model`` (modified in place).
+        score_thr (float): The operating point.
+
+    Returns:
+        bool: Whether the head's threshold was set.
+    """
+    head = model_cfg.get('head') if isinstance(model_cfg, dict) else None
+    if not isinstance(head, dict) or str(head.get('type', '')).split('.')[-1] != 'OnlineTADHead':
+        return False
+    head['test_cfg'] = {**(head.get('test_cfg') or {}), 'score_thr': float(score_thr)}
+    test_cfg = model_cfg.get('test_cfg')
+    if isinstance(test_cfg, dict) and 'score_thr' in test_cfg:
+        # OnlineMGDetector's test_cfg overrides the head's.
+        model_cfg['test_cfg'] = {**test_cfg, 'score_thr': float(score_thr)}
+    return True
 
 
 def add_score_thr_argument(parser: argparse.ArgumentParser) -> None:

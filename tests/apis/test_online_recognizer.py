@@ -54,9 +54,9 @@ def _config(frame_interval: int = 1, adapter_causal: bool = True) -> Config:
     )
 
 
-def _recognizer(frame_interval: int = 1) -> OnlineRecognizer:
+def _recognizer(frame_interval: int = 1, score_thr: float | None = None) -> OnlineRecognizer:
     torch.manual_seed(0)
-    recognizer = init_online_recognizer(_config(frame_interval))
+    recognizer = init_online_recognizer(_config(frame_interval), score_thr=score_thr)
     # Random weights give ~0.01 everywhere; wake the head up so that segments of
     # several classes come and go, and boundaries split some of them.
     head = recognizer.model.head
@@ -219,15 +219,21 @@ def test_ongoing_announces_each_gesture_before_it_is_emitted():
     assert all((s['label'], s['start_frame']) in announced for s in long_ones)
 
 
-def test_score_thr_keeps_only_segments_at_or_above_it():
-    everything = _as_tuples(_stream(_recognizer(), _video(48)))
-    scores = sorted(s[3] for s in everything)
-    threshold = scores[len(scores) // 2]
-    recognizer = _recognizer()
-    recognizer.score_thr = threshold
-    kept = _as_tuples(_stream(recognizer, _video(48)))
-    assert 0 < len(kept) < len(everything)
-    assert kept == [s for s in everything if s[3] >= threshold]
+def test_the_operating_point_opens_runs_as_windowed_inference_does():
+    # The operating point is the run-opening threshold, in streaming as in windows:
+    # streamed at 0.7 equals the windowed decode with the head set to 0.7, and is not
+    # the head's default (0.5) output filtered at 0.7 (runs open and split elsewhere).
+    video = _video(48)
+    at_default = _as_tuples(_stream(_recognizer(), video))
+    recognizer = _recognizer(score_thr=0.7)
+    streamed = _as_tuples(_stream(recognizer, video))
+    recognizer.model.head.set_score_thr(0.7)
+    offline = _offline_segments(recognizer, video)
+    assert [s[:3] for s in streamed] == [s[:3] for s in offline]
+    assert np.allclose([s[3] for s in streamed], [s[3] for s in offline], atol=1e-5)
+    assert streamed and all(s[3] >= 0.7 for s in streamed)
+    filtered = [s for s in at_default if s[3] >= 0.7]
+    assert [s[:3] for s in streamed] != [s[:3] for s in filtered]
 
 
 def test_init_online_recognizer_runs_at_the_checkpoints_operating_point(tmp_path):
@@ -240,8 +246,9 @@ def test_init_online_recognizer_runs_at_the_checkpoints_operating_point(tmp_path
     torch.save(dict(state_dict=model.state_dict(), meta=dict(operating_point=point)), path)
     assert init_online_recognizer(cfg, path).score_thr == 0.35
     assert init_online_recognizer(cfg, path, score_thr=0.1).score_thr == 0.1
+    # No operating point: the head's own run-opening threshold (0.5 in _config).
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), path)
-    assert init_online_recognizer(cfg, path).score_thr == 0.0
+    assert init_online_recognizer(cfg, path).score_thr == 0.5
 
 
 def test_frames_are_buffered_until_a_clip_is_full():

@@ -297,3 +297,68 @@ def test_window_ownership_keeps_a_prediction_no_closer_window_repeats():
         metrics = _evaluate(MicroGestureF1Metric(), samples)
         assert metrics['mg/tp'] == 1
         assert metrics['mg/f1_rubbing_eyes_and_forehead'] == pytest.approx(1.0)
+
+
+def _low_score_claimant():
+    """The reproduction from the evaluation issue: GT G1 = (1, [80, 131]); two 64-frame
+    windows at interval 2, [0, 128) centred at 64 and [64, 192) centred at 128.
+    Window 0 predicts [80, 128] at 0.8 (centre 104, tIoU 48 / 51 = 0.94 -> a hit);
+    window 64, centred closer to it, has a leftover same-class candidate [100, 110] at 0.01.
+    """
+    gt = dict(gt_segments=np.array([[80, 131]], np.float32), gt_labels=np.array([1]))
+    return _with_window_geometry(
+        [
+            window('Sample0031', 0, [(1, 80, 128, 0.8)], **gt),
+            window('Sample0031', 64, [(1, 100, 110, 0.01)], **gt),
+        ]
+    )
+
+
+def test_ownership_is_decided_after_the_score_threshold():
+    # At score_thr 0.2 the 0.01 candidate is gone before ownership is decided, so it
+    # cannot claim the gesture: TP 1 of 1 prediction (the old order gave TP 0).
+    metrics = _evaluate(MicroGestureF1Metric(score_thr=0.2), _low_score_claimant())
+    assert (metrics['mg/tp'], metrics['mg/num_pred'], metrics['mg/f1']) == (1, 1, 1.0)
+
+
+def test_ownership_follows_each_swept_threshold_and_the_submission(tmp_path):
+    # Swept at 0.0 the 0.01 candidate is in force: it owns the gesture, and the kept
+    # [100, 110] has tIoU 10 / 51 -> TP 0. At 0.2 the 0.8 hit is kept: F1 1.
+    path = tmp_path / 'submission.csv'
+    metric = MicroGestureF1Metric(
+        score_thr=0.2, sweep_thresholds=[0.0, 0.2], submission_file=str(path)
+    )
+    metrics = _evaluate(metric, _low_score_claimant())
+    assert (metrics['mg/best_score_thr'], metrics['mg/best_f1']) == (0.2, 1.0)
+    assert path.read_text().splitlines()[1:] == ['Sample0031,2,80,128,0.800000']
+
+
+def test_sweep_scores_the_segments_decoded_at_each_threshold(monkeypatch):
+    # A head that re-decodes per threshold hands the metric pred_sweep: at 0.5 its
+    # runs split differently, so the metric must score those segments, not filter the
+    # base ones. Base (and sweep 0.3): (1, [100, 150], 0.6) -> hits G1.
+    # Sweep 0.5: (1, [100, 118], 0.7) -> tIoU 18 / 50, no hit (filtering the base
+    # prediction at 0.5 would have kept the hit).
+    sample = window('Sample0031', 0, [(1, 100, 150, 0.6)])
+    at_05 = InstanceData(
+        segments=torch.tensor([[100.0, 118.0]]),
+        labels=torch.tensor([1]),
+        scores=torch.tensor([0.7]),
+    )
+    sample.set_field({0.3: sample.pred_instances.clone(), 0.5: at_05}, 'pred_sweep')
+    messages = []
+    monkeypatch.setattr(metric_module, 'print_log', lambda msg, **kwargs: messages.append(msg))
+    metrics = evaluate([sample], sweep_thresholds=[0.3, 0.5])
+    assert metrics['mg/best_score_thr'] == 0.3
+    assert metrics['mg/best_f1'] == pytest.approx(2 * (1 * 1 / 3) / (1 + 1 / 3))
+    assert "the head's run-opening threshold" in messages[-1]
+
+
+def test_sweep_flags_thresholds_that_change_nothing(monkeypatch):
+    messages = []
+    monkeypatch.setattr(metric_module, 'print_log', lambda msg, **kwargs: messages.append(msg))
+    # 0.65 and 0.7 keep the same merged predictions (a, b); 0.85 keeps only a.
+    evaluate(overlapping_windows(), sweep_thresholds=[0.65, 0.7, 0.85])
+    rows = [line.rstrip() for line in messages[-1].splitlines()[3:]]
+    assert [row.endswith('same as above') for row in rows] == [False, True, False]
+    assert 'the kept-score threshold on segment scores' in messages[-1]

@@ -95,16 +95,28 @@ def test_dist_train_on_two_cpu_processes_logs_on_both_ranks(tmp_path, toy_cfg_op
     assert osp.isfile(tmp_path / 'epoch_1.pth')
 
 
-def test_test_tool_takes_a_work_dir_and_reads_its_last_checkpoint(tmp_path):
-    # No last_checkpoint record yet: the error names the work dir.
+def test_test_tool_takes_a_work_dir_and_picks_its_best_checkpoint(tmp_path):
+    # Nothing saved yet: the error names the work dir.
     result = run_tool([sys.executable, 'tools/test.py', TOY_CONFIG, str(tmp_path)])
     assert result.returncode == 2
-    assert f'No checkpoint recorded in work dir {tmp_path}' in result.stderr
-    # A record pointing at a missing file names that file.
+    assert f'No checkpoint in work dir {tmp_path}' in result.stderr
+    # Only a last_checkpoint record, pointing at a missing file: that file is named.
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_9.pth'))
     result = run_tool([sys.executable, 'tools/test.py', TOY_CONFIG, str(tmp_path)])
     assert result.returncode == 2
     assert 'Checkpoint file not found' in result.stderr and 'epoch_9.pth' in result.stderr
+    # A best checkpoint wins over last_checkpoint (which carries another epoch's
+    # threshold); the tool says which file it took.
+    (tmp_path / 'best_mg_best_f1_epoch_3.pth').write_bytes(b'not a checkpoint')
+    result = run_tool([sys.executable, 'tools/test.py', TOY_CONFIG, str(tmp_path)])
+    assert f'Testing the best checkpoint of {tmp_path}: ' in result.stdout
+    assert 'best_mg_best_f1_epoch_3.pth' in result.stdout + result.stderr
+    assert 'epoch_9.pth' not in result.stdout + result.stderr
+    # Two best files (two save_best keys): the user must choose.
+    (tmp_path / 'best_mg_f1_epoch_2.pth').write_bytes(b'')
+    result = run_tool([sys.executable, 'tools/test.py', TOY_CONFIG, str(tmp_path)])
+    assert result.returncode == 2
+    assert 'holds 2 best checkpoints' in result.stderr and 'pass the one to test' in result.stderr
 
 
 def test_test_tool_online_streams_every_test_video_at_the_operating_point(tmp_path):

@@ -2,59 +2,81 @@
 
 from mmaction.registry import HOOKS
 from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
 
 from mmstda.utils.operating_point import check_operating_point, make_operating_point
 
 
+def _sweep_thresholds(runner) -> list[float] | None:
+    """The ``sweep_thresholds`` of the val evaluator's F1 metric, None without one."""
+    evaluator = getattr(runner, 'val_evaluator', None)
+    for metric in getattr(evaluator, 'metrics', None) or ():
+        thresholds = getattr(metric, 'sweep_thresholds', None)
+        if thresholds is not None:
+            return list(thresholds)
+    return None
+
+
 @HOOKS.register_module()
 class OperatingPointHook(Hook):
-    """Keep the validation-chosen score threshold with the weights.
+    """Keep the validation-chosen score threshold with the weights it was chosen for.
 
-    After each validation it reads the threshold sweep of
-    :class:`MicroGestureF1Metric` (``<prefix>/best_score_thr`` and
-    ``<prefix>/best_f1``, reported when the val evaluator has
-    ``sweep_thresholds``). When the ranking ``metric`` is the best so far, that
-    epoch's threshold becomes the operating point. Every checkpoint saved from
-    then on carries it as ``checkpoint['meta']['operating_point'] =
-    dict(score_thr, val_f1, epoch, metric)`` in plain Python values, so the
-    checkpoint stays loadable with ``weights_only=True``. The best checkpoint
-    (``CheckpointHook(save_best=metric)``) therefore holds its own epoch's
-    threshold; ``tools/test.py``, ``tools/online_infer.py`` and
-    ``init_online_recognizer`` use it by default.
+    **One source of truth.** The hook ranks nothing. After each validation it
+    takes that validation's threshold sweep (``<prefix>/best_score_thr`` and
+    ``<prefix>/best_f1`` from :class:`MicroGestureF1Metric` with
+    ``sweep_thresholds``) as the operating point of the weights just validated,
+    and every checkpoint saved from then on carries it as
+    ``checkpoint['meta']['operating_point'] = dict(score_thr, val_f1, epoch,
+    iter, metric)`` (plain Python values, so ``weights_only=True`` loading
+    accepts it). The best checkpoint (``CheckpointHook(save_best=...)``, any
+    key) is saved right after the validation that made it best, so it holds its
+    own threshold whatever ``save_best`` ranks by. A periodic checkpoint is
+    saved after its training epoch, before that epoch's validation, so it holds
+    the threshold of the previous validation: its ``iter`` differs from the
+    checkpoint's ``meta['iter']``, and the tools that read it
+    (:func:`mmstda.utils.operating_point.resolve_score_thr`) warn.
+
+    **What is swept.** Before each validation the hook hands the sweep's
+    thresholds to the model (``set_score_thr_sweep``, see ``OnlineMGDetector``)
+    so that a head whose threshold decides what it decodes (``OnlineTADHead``:
+    the run-opening threshold) decodes every window at each of them; after
+    validation the model decodes at its own threshold again.
 
     The hook runs before ``CheckpointHook`` (priority NORMAL against its
     VERY_LOW), so the best checkpoint of an epoch already holds that epoch's
     threshold. A resumed run takes the operating point back from the checkpoint.
 
     Args:
-        metric (str): Validation metric that ranks epochs; use the same key as
-            ``CheckpointHook``'s ``save_best``. Defaults to ``'mg/f1'``.
-        rule (str): ``'greater'`` or ``'less'``: which direction is better.
-            Defaults to ``'greater'``.
+        metric (str): Any key of the F1 metric, e.g. ``'mg/f1'``: its prefix
+            (``'mg/'``) locates the sweep's keys. Defaults to ``'mg/f1'``.
     """
 
     priority = 'NORMAL'
 
-    def __init__(self, metric: str = 'mg/f1', rule: str = 'greater') -> None:
-        if rule not in ('greater', 'less'):
-            raise ValueError(f"rule must be 'greater' or 'less', got {rule!r}")
+    def __init__(self, metric: str = 'mg/f1') -> None:
         self.metric = metric
-        self.rule = rule
         prefix = metric.rsplit('/', 1)[0] + '/' if '/' in metric else ''
         self.thr_key = f'{prefix}best_score_thr'
         self.f1_key = f'{prefix}best_f1'
-        self.best_value: float | None = None
         self.operating_point: dict | None = None
         self._warned = False
 
-    def _better(self, value: float) -> bool:
-        if self.best_value is None:
-            return True
-        return value > self.best_value if self.rule == 'greater' else value < self.best_value
+    @staticmethod
+    def _model(runner):
+        model = runner.model
+        return model.module if is_model_wrapper(model) else model
+
+    def before_val_epoch(self, runner) -> None:
+        setter = getattr(self._model(runner), 'set_score_thr_sweep', None)
+        if setter is not None:
+            setter(_sweep_thresholds(runner))
 
     def after_val_epoch(self, runner, metrics: dict | None = None) -> None:
+        setter = getattr(self._model(runner), 'set_score_thr_sweep', None)
+        if setter is not None:
+            setter(None)
         metrics = metrics or {}
-        missing = [k for k in (self.metric, self.thr_key, self.f1_key) if k not in metrics]
+        missing = [k for k in (self.thr_key, self.f1_key) if k not in metrics]
         if missing:
             if not self._warned:
                 runner.logger.warning(
@@ -64,28 +86,22 @@ class OperatingPointHook(Hook):
                 )
                 self._warned = True
             return
-        value = float(metrics[self.metric])
-        if not self._better(value):
-            return
-        self.best_value = value
         self.operating_point = make_operating_point(
-            metrics[self.thr_key], metrics[self.f1_key], runner.epoch, self.metric
+            metrics[self.thr_key], metrics[self.f1_key], runner.epoch, self.f1_key, runner.iter
         )
         runner.logger.info(
-            f'Operating point: score_thr={self.operating_point["score_thr"]} '
-            f'(val F1 {self.operating_point["val_f1"]:.4f}, epoch {runner.epoch}); '
-            'stored in the checkpoints from now on'
+            f'Operating point of the weights at epoch {runner.epoch} (iter {runner.iter}): '
+            f'score_thr={self.operating_point["score_thr"]} '
+            f'(val F1 {self.operating_point["val_f1"]:.4f}); stored in the checkpoints '
+            'from now on'
         )
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self.operating_point is not None:
             checkpoint.setdefault('meta', {})['operating_point'] = dict(self.operating_point)
-            checkpoint['meta']['operating_point_best_value'] = float(self.best_value)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         meta = checkpoint.get('meta') or {}
         if meta.get('operating_point') is None:
             return
         self.operating_point = check_operating_point(meta['operating_point'], 'resumed checkpoint')
-        best_value = meta.get('operating_point_best_value')
-        self.best_value = None if best_value is None else float(best_value)

@@ -46,13 +46,18 @@ def _window_center(sample: Any) -> float | None:
     return float(start) + int(frames) * int(sample.get('frame_interval', 1)) / 2
 
 
-def _keep_owned_predictions(windows: list[dict]) -> None:
+def _keep_owned_predictions(windows: list[dict]) -> list[dict]:
     """Drop a window's prediction when a window centred closer to it predicted the same
-    gesture (same label, overlapping in time); a window that missed it drops nothing."""
+    gesture (same label, overlapping in time); a window that missed it drops nothing.
+
+    Run on the predictions that survive the threshold in force: a leftover
+    candidate below it must never claim a gesture from a kept prediction.
+    Returns new window dicts; the inputs are not modified.
+    """
     if len(windows) < 2 or any(w['window_center'] is None for w in windows):
-        return
+        return windows
     centers = np.array([w['window_center'] for w in windows], dtype=np.float64)
-    owned_masks = []
+    owned_windows = []
     for index, window in enumerate(windows):
         owned = np.ones(len(window['scores']), dtype=bool)
         for row, ((start, end), label) in enumerate(zip(window['segments'], window['labels'])):
@@ -65,10 +70,22 @@ def _keep_owned_predictions(windows: list[dict]) -> None:
                 if (overlap > 0).any():
                     owned[row] = False
                     break
-        owned_masks.append(owned)
-    for window, owned in zip(windows, owned_masks):
-        for key in ('segments', 'labels', 'scores'):
-            window[key] = window[key][owned]
+        owned_windows.append(
+            {**window, **{key: window[key][owned] for key in ('segments', 'labels', 'scores')}}
+        )
+    return owned_windows
+
+
+def _predictions_at(window: dict, score_thr: float) -> dict:
+    """A window's predictions at ``score_thr``: the segments the head decoded at that
+    threshold when it re-decodes per threshold (``pred_sweep``), else its predictions;
+    either way only those scoring at least ``score_thr``."""
+    source = window.get('sweep', {}).get(score_thr, window)
+    keep = source['scores'] >= score_thr
+    return {
+        **window,
+        **{key: source[key][keep] for key in ('segments', 'labels', 'scores')},
+    }
 
 
 def _slug(name: str) -> str:
@@ -92,16 +109,24 @@ class MicroGestureF1Metric(BaseMetric):
 
     The model is evaluated on windows of long videos. ``process`` only collects,
     per window, the predictions (absolute native frames) and the video's full
-    ground truth. ``compute_metrics`` then, per video:
+    ground truth. ``compute_metrics`` then, per video and for the threshold in
+    force (``score_thr``, and each of ``sweep_thresholds`` in turn):
 
-    1. concatenates the predictions of all its windows and, unless
-       ``merge_iou_thr`` is None, merges duplicates from overlapping windows
-       with class-aware 1D NMS;
-    2. keeps predictions with ``score >= score_thr``;
-    3. takes the video's ground truth once (every window carries a copy, so a
+    1. keeps each window's predictions with ``score >= thr``; a head that
+       re-decodes per threshold (``pred_sweep``, see
+       ``OnlineMGDetector.set_score_thr_sweep``) hands the segments it decoded
+       at ``thr`` instead;
+    2. applies window ownership (``window_ownership``) among those survivors,
+       so a candidate below the threshold never claims a gesture;
+    3. concatenates the windows and, unless ``merge_iou_thr`` is None, merges
+       duplicates from overlapping windows with class-aware 1D NMS;
+    4. takes the video's ground truth once (every window carries a copy, so a
        video split over several ranks is never double-counted) and raises if
        two windows disagree;
-    4. scores everything with :func:`mmstda.evaluation.segment_f1`.
+    5. scores everything with :func:`mmstda.evaluation.segment_f1`.
+
+    The submission CSV, the per-class table and the timelines hold exactly the
+    predictions scored at ``score_thr``.
 
     Reported keys (after the prefix, ``mg/`` by default): ``precision``,
     ``recall``, ``f1``, ``tp``, ``num_pred``, ``num_gt``, one ``f1_<class>``
@@ -131,7 +156,10 @@ class MicroGestureF1Metric(BaseMetric):
             higher-scoring one. None turns merging off. Defaults to 0.5.
         sweep_thresholds (Sequence[float], optional): Score thresholds to try;
             the F1-optimal one is reported as ``best_score_thr`` (the lowest
-            threshold reaching the best F1). It must be chosen on the
+            threshold reaching the best F1). Each threshold is scored as if it
+            were ``score_thr`` (steps 1-5); the logged table names what was
+            swept and flags a threshold that kept the same segments as the one
+            below it. It must be chosen on the
             validation set and then fixed as ``score_thr`` for testing:
             picking it on the test set overstates the score. Defaults to None.
         submission_file (str, optional): Path of a CSV to write the scored
@@ -140,9 +168,10 @@ class MicroGestureF1Metric(BaseMetric):
             1-based like the start kit's ``*_finelabels.csv`` files (model
             label + 1); frames are rounded to the nearest integer native frame.
             Defaults to None.
-        window_ownership (bool): Before merging, drop a window's prediction when
-            another window whose centre is closer to the prediction's centre
-            predicted the same gesture (same label, overlapping in time). A
+        window_ownership (bool): After the threshold and before merging, drop a
+            window's prediction when another window whose centre is closer to
+            the prediction's centre predicted the same gesture (same label,
+            overlapping in time) among the predictions kept at that threshold. A
             gesture cut by one window's edge is then scored from the window that
             sees it whole, instead of leaving a fragment that NMS cannot merge (a
             nested fragment has a low tIoU with the whole); a prediction that no
@@ -215,22 +244,9 @@ class MicroGestureF1Metric(BaseMetric):
             video_id = _get(sample, 'video_id')
             window_start_frame = sample.get('window_start_frame')
             where = f'video {video_id!r}, window_start_frame {window_start_frame}'
-            pred = _get(sample, 'pred_instances', video_id)
-            segments = _as_numpy(_get(pred, 'segments', video_id), np.float64)
-            labels = _as_numpy(_get(pred, 'labels', video_id), np.int64)
-            scores = _as_numpy(_get(pred, 'scores', video_id), np.float64)
-            if segments.size == 0:
-                segments = segments.reshape(0, 2)
-            if segments.ndim != 2 or segments.shape[1] != 2:
-                raise ValueError(
-                    f'pred_instances.segments of {where} must have shape (K, 2), '
-                    f'got {segments.shape}'
-                )
-            if labels.shape != (len(segments),) or scores.shape != (len(segments),):
-                raise ValueError(
-                    f'pred_instances of {where}: labels {labels.shape} and scores '
-                    f'{scores.shape} must both have shape ({len(segments)},) like segments'
-                )
+            pred = self._instances(
+                _get(sample, 'pred_instances', video_id), f'pred_instances of {where}', video_id
+            )
             gt_segments = _as_numpy(_get(sample, 'video_gt_segments', video_id), np.float64)
             gt_labels = _as_numpy(_get(sample, 'video_gt_labels', video_id), np.int64)
             gt_segments = gt_segments.reshape(-1, 2) if gt_segments.size == 0 else gt_segments
@@ -243,23 +259,44 @@ class MicroGestureF1Metric(BaseMetric):
                     f'video_gt_labels of {where} must have shape ({len(gt_segments)},), '
                     f'got {gt_labels.shape}'
                 )
+            sweep = sample.get('pred_sweep')
             result = dict(
                 video_id=str(video_id),
                 window_start_frame=window_start_frame,
                 window_center=_window_center(sample),
-                segments=segments,
-                labels=labels,
-                scores=scores,
+                **pred,
                 gt_segments=gt_segments,
                 gt_labels=gt_labels,
                 total_frames=sample.get('total_frames'),
             )
+            if sweep is not None:
+                result['sweep'] = {
+                    float(thr): self._instances(pred_at, f'{where}, pred_sweep[{thr}]', video_id)
+                    for thr, pred_at in sweep.items()
+                }
             if self.timeline_dir is not None and sample.get('pred_frame_scores') is not None:
                 frame_scores = _as_numpy(sample['pred_frame_scores'], np.float64)
                 interval = int(sample.get('frame_interval', 1))
                 start = float(window_start_frame or 0)
                 result['trace'] = (start + interval * np.arange(len(frame_scores)), frame_scores)
             self.results.append(result)
+
+    @staticmethod
+    def _instances(pred: Any, what: str, video_id: Any) -> dict:
+        """``segments (K, 2)``, ``labels (K,)``, ``scores (K,)`` as numpy, checked."""
+        segments = _as_numpy(_get(pred, 'segments', video_id), np.float64)
+        labels = _as_numpy(_get(pred, 'labels', video_id), np.int64)
+        scores = _as_numpy(_get(pred, 'scores', video_id), np.float64)
+        if segments.size == 0:
+            segments = segments.reshape(0, 2)
+        if segments.ndim != 2 or segments.shape[1] != 2:
+            raise ValueError(f'{what}: segments must have shape (K, 2), got {segments.shape}')
+        if labels.shape != (len(segments),) or scores.shape != (len(segments),):
+            raise ValueError(
+                f'{what}: labels {labels.shape} and scores {scores.shape} must both have '
+                f'shape ({len(segments)},) like segments'
+            )
+        return dict(segments=segments, labels=labels, scores=scores)
 
     def _group_by_video(self, results: list) -> dict[str, dict]:
         """Concatenates each video's window predictions; takes its GT once."""
@@ -286,9 +323,7 @@ class MicroGestureF1Metric(BaseMetric):
                 )
             video['windows'].append(window)
         for video in videos.values():
-            windows = video.pop('windows')
-            if self.window_ownership:
-                _keep_owned_predictions(windows)
+            windows = video['windows']
             traces = [w['trace'] for w in windows if 'trace' in w]
             if traces:
                 frames = np.concatenate([frames for frames, _ in traces])
@@ -298,10 +333,23 @@ class MicroGestureF1Metric(BaseMetric):
                 [int(w['total_frames']) for w in windows if w.get('total_frames') is not None]
                 or [0]
             )
-            video['segments'] = np.concatenate([w['segments'] for w in windows])
-            video['labels'] = np.concatenate([w['labels'] for w in windows])
-            video['scores'] = np.concatenate([w['scores'] for w in windows])
         return videos
+
+    def _at_threshold(self, videos: dict[str, dict], score_thr: float) -> dict[str, dict]:
+        """Each video's predictions at ``score_thr``: thresholded per window, then
+        window ownership among the survivors, then merged across windows."""
+        scored = {}
+        for video_id, video in videos.items():
+            windows = [_predictions_at(w, score_thr) for w in video['windows']]
+            if self.window_ownership:
+                windows = _keep_owned_predictions(windows)
+            merged = {
+                key: np.concatenate([w[key] for w in windows])
+                for key in ('segments', 'labels', 'scores')
+            }
+            scored[video_id] = {**video, **merged}
+            self._merge_windows(scored[video_id])
+        return scored
 
     def _merge_windows(self, video: dict) -> None:
         """Suppresses duplicates of one gesture from overlapping windows; sorts by time."""
@@ -333,12 +381,12 @@ class MicroGestureF1Metric(BaseMetric):
                         f'{num_classes} dataset classes (labels are 0-based)'
                     )
 
-    def _score(self, videos: dict[str, dict], score_thr: float) -> dict:
+    def _score(self, videos: dict[str, dict]) -> dict:
+        """F1 of predictions already taken at a threshold (see :meth:`_at_threshold`)."""
         predictions = {
             video_id: [
                 (int(label), float(start), float(end), float(score))
                 for (start, end), label, score in zip(v['segments'], v['labels'], v['scores'])
-                if score >= score_thr
             ]
             for video_id, v in videos.items()
         }
@@ -363,12 +411,11 @@ class MicroGestureF1Metric(BaseMetric):
         """
         classes = (self.dataset_meta or {}).get('classes')
         num_classes = len(classes) if classes is not None else None
-        videos = self._group_by_video(results)
-        for video in videos.values():
-            self._merge_windows(video)
+        grouped = self._group_by_video(results)
+        videos = self._at_threshold(grouped, self.score_thr)
         self._check_labels(videos, num_classes)
 
-        scores = self._score(videos, self.score_thr)
+        scores = self._score(videos)
         metrics = {
             key: scores[key] for key in ('precision', 'recall', 'f1', 'tp', 'num_pred', 'num_gt')
         }
@@ -398,7 +445,7 @@ class MicroGestureF1Metric(BaseMetric):
         )
 
         if self.sweep_thresholds is not None:
-            metrics.update(self._sweep(videos))
+            metrics.update(self._sweep(grouped))
         if self.submission_file is not None:
             self._dump_submission(videos)
         if self.table_file is not None:
@@ -415,12 +462,11 @@ class MicroGestureF1Metric(BaseMetric):
     def _draw_timelines(self, videos: dict[str, dict], classes: Sequence[str] | None) -> None:
         names = list(classes) if classes is not None else []
         for video_id, video in sorted(videos.items()):
-            scores = self._score({video_id: video}, self.score_thr)
-            keep = video['scores'] >= self.score_thr
+            scores = self._score({video_id: video})
             predictions = [
                 (int(label), float(start), float(end), float(score))
                 for (start, end), label, score in zip(
-                    video['segments'][keep], video['labels'][keep], video['scores'][keep]
+                    video['segments'], video['labels'], video['scores']
                 )
             ]
             ground_truths = [
@@ -444,19 +490,37 @@ class MicroGestureF1Metric(BaseMetric):
             logger='current',
         )
 
-    def _sweep(self, videos: dict[str, dict]) -> dict:
-        rows, best_thr, best_f1 = [], self.sweep_thresholds[0], -1.0
+    def _sweep(self, grouped: dict[str, dict]) -> dict:
+        windows = [w for video in grouped.values() for w in video['windows']]
+        redecoded = bool(windows) and all(
+            set(self.sweep_thresholds) <= set(w.get('sweep', {})) for w in windows
+        )
+        knob = (
+            "the head's run-opening threshold (each window decoded at every threshold)"
+            if redecoded
+            else 'the kept-score threshold on segment scores'
+        )
+        rows, best_thr, best_f1, previous = [], self.sweep_thresholds[0], -1.0, None
         for thr in self.sweep_thresholds:
-            scores = self._score(videos, thr)
+            videos = self._at_threshold(grouped, thr)
+            scores = self._score(videos)
+            # A threshold that keeps exactly the segments of the one below it
+            # cannot change the output: flagged, so a sweep that controls nothing shows.
+            kept = tuple(
+                (video_id, tuple(map(tuple, v['segments'])), tuple(v['labels']))
+                for video_id, v in sorted(videos.items())
+            )
             rows.append(
                 [thr, scores['num_pred'], scores['precision'], scores['recall'], scores['f1']]
+                + ['same as above' if kept == previous else '']
             )
+            previous = kept
             # Strict '>' over ascending thresholds: ties go to the lowest threshold.
             if scores['f1'] > best_f1:
                 best_thr, best_f1 = thr, scores['f1']
-        header = ['score_thr', 'num_pred', 'precision', 'recall', 'f1']
+        header = ['score_thr', 'num_pred', 'precision', 'recall', 'f1', 'output']
         print_log(
-            f'Score-threshold sweep (choose on validation, never on test); best '
+            f'Score-threshold sweep of {knob} (choose on validation, never on test); best '
             f'score_thr={best_thr} with f1={best_f1:.4f}:\n{_text_table(header, rows)}',
             logger='current',
         )
@@ -471,17 +535,16 @@ class MicroGestureF1Metric(BaseMetric):
             for video_id in sorted(videos):
                 v = videos[video_id]
                 for (start, end), label, score in zip(v['segments'], v['labels'], v['scores']):
-                    if score >= self.score_thr:
-                        writer.writerow(
-                            [
-                                video_id,
-                                int(label) + 1,
-                                int(round(start)),
-                                int(round(end)),
-                                f'{score:.6f}',
-                            ]
-                        )
-                        num_rows += 1
+                    writer.writerow(
+                        [
+                            video_id,
+                            int(label) + 1,
+                            int(round(start)),
+                            int(round(end)),
+                            f'{score:.6f}',
+                        ]
+                    )
+                    num_rows += 1
         print_log(
             f'Wrote {num_rows} predictions (1-based labels) to {self.submission_file}',
             logger='current',

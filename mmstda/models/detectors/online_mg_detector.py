@@ -65,6 +65,31 @@ class OnlineMGDetector(BaseModel):
         self.train_cfg = train_cfg
         self.clip_frames = clip_frames or _backbone_clip_frames(self.backbone)
         self.backbone_streams = hasattr(self.backbone, 'forward_stream')
+        # Run-opening thresholds to decode every window at, besides the head's own
+        # (set by OperatingPointHook for validation); None outside the sweep.
+        self.score_thr_sweep: list[float] | None = None
+
+    def set_score_thr_sweep(self, thresholds: list[float] | None) -> bool:
+        """Decode each predicted window once per threshold, for the validation sweep.
+
+        Only a head whose threshold decides what it decodes (``OnlineTADHead``:
+        the run-opening threshold) takes part: its windows then also carry
+        ``pred_sweep = {thr: InstanceData}``, and :class:`MicroGestureF1Metric`
+        scores each swept threshold on the segments decoded at it. Other heads
+        (``AnchorFreeTADHead``) are swept by their kept-score threshold, which
+        the metric applies itself.
+
+        Args:
+            thresholds (list[float], optional): The thresholds; None ends the sweep.
+
+        Returns:
+            bool: Whether the head re-decodes per threshold.
+        """
+        if thresholds is None or not hasattr(self.head, 'set_score_thr'):
+            self.score_thr_sweep = None
+            return False
+        self.score_thr_sweep = [float(t) for t in thresholds]
+        return True
 
     @property
     def stream_clip_frames(self) -> int:
@@ -137,9 +162,14 @@ class OnlineMGDetector(BaseModel):
             else:
                 cls_logits, boundary_logits = self.head(feats)
                 cls_scores = cls_logits.sigmoid()
-                predictions = self.head.predict_by_scores(
-                    cls_scores, boundary_logits.sigmoid(), data_samples
-                )
+                boundary_scores = boundary_logits.sigmoid()
+                predictions = self.head.predict_by_scores(cls_scores, boundary_scores, data_samples)
+                for thr in self.score_thr_sweep or ():
+                    swept = self.head.predict_by_scores(
+                        cls_scores, boundary_scores, data_samples, score_thr=thr
+                    )
+                    for sample, pred in zip(data_samples, swept):
+                        sample.set_field({**sample.get('pred_sweep', {}), thr: pred}, 'pred_sweep')
                 # The highest class probability per window frame, for score traces.
                 frame_scores = cls_scores.amax(dim=1).detach()
             for sample, pred, scores in zip(data_samples, predictions, frame_scores):

@@ -319,12 +319,34 @@ class OnlineTADHead(BaseModule):
         return dict(loss_cls=loss_cls, loss_boundary=loss_boundary)
 
     # ------------------------------------------------------------------ predict
-    def build_decoder(self, frame_interval: int = 1) -> SegmentDecoder:
+    def set_score_thr(self, score_thr: float) -> None:
+        """Apply an operating point: the class probability that opens a run.
+
+        A segment's score is the mean probability of its frames, each of which
+        opened or extended the run, so it is never below the run-opening
+        threshold: a later filter on segment scores at the same value keeps
+        everything, and only this threshold decides what the head emits.
+        Windowed (:meth:`predict`) and streaming (:meth:`build_decoder`)
+        inference both read it.
+
+        Args:
+            score_thr (float): Run-opening threshold in [0, 1].
+        """
+        if not 0.0 <= float(score_thr) <= 1.0:
+            raise ValueError(f'score_thr must be in [0, 1], got {score_thr}')
+        self.test_cfg['score_thr'] = float(score_thr)
+
+    def build_decoder(
+        self, frame_interval: int = 1, score_thr: float | None = None
+    ) -> SegmentDecoder:
         """A :class:`SegmentDecoder` with this head's ``test_cfg``.
 
         Args:
             frame_interval (int): Native frames between consecutive input frames,
                 to turn ``min_duration_frames`` into decoder frames. Defaults to 1.
+            score_thr (float, optional): Run-opening threshold for this decoder
+                only (the validation sweep). Defaults to None:
+                ``test_cfg['score_thr']``.
 
         Returns:
             SegmentDecoder: A fresh decoder.
@@ -332,7 +354,7 @@ class OnlineTADHead(BaseModule):
         cfg = self.test_cfg
         return SegmentDecoder(
             self.num_classes,
-            score_thr=cfg['score_thr'],
+            score_thr=cfg['score_thr'] if score_thr is None else float(score_thr),
             boundary_thr=cfg['boundary_thr'],
             min_duration=max(1, math.ceil(cfg['min_duration_frames'] / frame_interval)),
             nms_iou_thr=cfg['nms_iou_thr'],
@@ -354,14 +376,23 @@ class OnlineTADHead(BaseModule):
         return self.predict_by_scores(cls_logits.sigmoid(), boundary_logits.sigmoid(), data_samples)
 
     def predict_by_scores(
-        self, cls_scores: Tensor, boundary_scores: Tensor, data_samples: list
+        self,
+        cls_scores: Tensor,
+        boundary_scores: Tensor,
+        data_samples: list,
+        score_thr: float | None = None,
     ) -> list[InstanceData]:
-        """Decode probabilities ``(B, K, T)`` and ``(B, 2, T)`` into segments."""
+        """Decode probabilities ``(B, K, T)`` and ``(B, 2, T)`` into segments.
+
+        ``score_thr`` overrides the run-opening threshold for this call (the
+        validation sweep decodes each window once per swept threshold); None
+        uses ``test_cfg['score_thr']``.
+        """
         results = []
         for i, sample in enumerate(data_samples):
             interval = int(sample.metainfo.get('frame_interval', 1))
             offset = float(sample.metainfo.get('window_start_frame', 0))
-            decoder = self.build_decoder(interval)
+            decoder = self.build_decoder(interval, score_thr)
             cls = cls_scores[i].detach().float().cpu().numpy().T
             bnd = boundary_scores[i].detach().float().cpu().numpy().T
             segments = decoder.update(cls, bnd) + decoder.finish()

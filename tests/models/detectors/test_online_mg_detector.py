@@ -110,6 +110,34 @@ def test_test_step_predicts_absolute_frames():
         assert sample.pred_frame_scores.tolist() == [pytest.approx(expected)] * 8
 
 
+def test_score_thr_sweep_decodes_each_window_at_every_threshold():
+    # Class 1 at probability rising along the window (0.119, 0.193, 0.298, 0.429, 0.571,
+    # 0.702, 0.807, 0.881 on frames 0..7, native frames 0, 2, .., 14): the run
+    # opens where the probability first reaches the threshold, so each swept
+    # threshold starts the segment at another frame (filtering one decode by score
+    # would keep or drop the whole segment instead).
+    model = _adapter_vit()
+    logits = torch.linspace(-2.0, 2.0, 8)
+    model.head.forward = lambda feats: (
+        torch.stack([torch.full((8,), -9.0), logits, torch.full((8,), -9.0)])[None].repeat(
+            feats.size(0), 1, 1
+        ),
+        torch.full((feats.size(0), 2, 8), -9.0),
+    )
+    assert model.set_score_thr_sweep([0.2, 0.5, 0.75]) is True
+    (sample,) = model.test_step(_batch(num_windows=1, window_start_frame=0))
+    # Open from frame 2 (0.2), frame 4 (0.5); at 0.75 the run (frames 6, 7) is shorter
+    # than min_duration_frames 8 native = 4 frames, so nothing is decoded.
+    bounds = {thr: pred.segments.tolist() for thr, pred in sample.pred_sweep.items()}
+    assert bounds == {0.2: [[4.0, 16.0]], 0.5: [[8.0, 16.0]], 0.75: []}
+    # The head's own decode (test_cfg score_thr 0.3: from frame 3) is unchanged, and
+    # the sweep ends.
+    assert sample.pred_instances.segments.tolist() == [[6.0, 16.0]]
+    assert model.set_score_thr_sweep(None) is False
+    (sample,) = model.test_step(_batch(num_windows=1, window_start_frame=0))
+    assert 'pred_sweep' not in sample
+
+
 def test_val_step_matches_test_step():
     model = _adapter_vit()
     val = model.val_step(_batch())
