@@ -121,7 +121,7 @@ param_scheduler = [
 # in the checkpoints and tools/test.py applies it (never chosen on the test split).
 val_evaluator = dict(type='MicroGestureF1Metric', sweep_thresholds=[0.2, 0.25, 0.3, 0.35, 0.4, 0.5])
 test_evaluator = dict(type='MicroGestureF1Metric')
-default_hooks = dict(logger=dict(interval=14), checkpoint=dict(save_best='mg/f1'))
+default_hooks = dict(logger=dict(interval=14), checkpoint=dict(save_best='mg/best_f1'))
 # ASBAHook feeds ASBA the per-class difficulty and logs the intensity per epoch.
 custom_hooks = [dict(type='ASBAHook')]
 # A fixed seed makes the demo's numbers reproducible run to run.

@@ -22,7 +22,7 @@ and close). A head that never opens a run would hide the decoder's cost and stat
 Examples::
 
     python tools/analysis/benchmark_online.py --config configs/stda_demo.py \
-        --checkpoint work_dirs/stda_demo/best_mg_f1_epoch_50.pth \
+        --checkpoint work_dirs/stda_demo/best_mg_best_f1_epoch_50.pth \
         --video data/synthetic_smg/Sample0037/Sample0037_color.mp4
     python tools/analysis/benchmark_online.py --arch small --craft-head \
         --short-seconds 6 --long-seconds 60
