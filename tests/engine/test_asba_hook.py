@@ -26,6 +26,7 @@ from mmstda.datasets.transforms import ASBATransform, asba_intensity
 from mmstda.engine.hooks import ASBAHook, ClassBalanceHook
 from mmstda.engine.hooks.asba_hook import _without_asba, ema_difficulty, frame_detection_counts
 from mmstda.engine.hooks.dataset_utils import iter_pipeline_transforms, training_class_counts
+from mmstda.models.heads import AnchorFreeTADHead
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 NO_AUG = dict(
@@ -215,6 +216,85 @@ def test_threshold_comes_from_the_head_unless_given():
     explicit.before_train(runner)
     explicit.after_train_iter(runner, batch_idx=0)
     np.testing.assert_allclose(asba.difficulty, [0.0, 0.0])
+
+
+def logit(p):
+    return float(np.log(p / (1.0 - p)))
+
+
+def scored_probe_loader(scores, frames=10):
+    """Window k holds ``frames`` frames of class k, each scored ``scores[k]`` for its
+    class (the top class) and 1e-4 for the others."""
+    windows = []
+    for k, score in enumerate(scores):
+        logits = torch.full((len(scores), frames), logit(1e-4))
+        logits[k] = logit(score)
+        windows.append((logits, torch.full((frames,), k)))
+    return DataLoader(windows, batch_size=len(scores), collate_fn=collate_probe)
+
+
+def anchor_free_runner():
+    """A runner whose model has a real AnchorFreeTADHead (test_cfg score_thr 0.001,
+    the candidate filter before NMS); the probe's logits stay scripted."""
+    asba = rare_class_transform()
+    runner = make_runner(IntensityDataset(asba, 0, 2, [100, 10]), probe=None)
+    head = AnchorFreeTADHead(in_channels=4, num_classes=2, feat_channels=8)
+    assert head.test_cfg['score_thr'] == 0.001
+    head.get_targets = FakeHead.get_targets.__get__(head)
+    runner.model.head = head
+    return runner, asba
+
+
+def test_anchor_free_head_is_probed_at_a_detection_threshold_not_its_candidate_filter():
+    # Class 0's frames score 0.002 (top class, above the 0.001 candidate filter),
+    # class 1's 0.9. Probed at 0.001, class 0 counted as always detected
+    # (difficulty 0); at the default 0.3 it is a miss and class 1 a hit.
+    runner, asba = anchor_free_runner()
+    hook = ASBAHook(interval=1, momentum=1.0, probe_dataloader=scored_probe_loader([0.002, 0.9]))
+    hook.before_train(runner)
+    hook.after_train_iter(runner, batch_idx=0)
+    threshold = hook._threshold(runner.model)
+    print(f'anchor-free head probed at {threshold}: difficulty {asba.difficulty.tolist()}')
+    np.testing.assert_allclose(asba.difficulty, [1.0, 0.0])
+    assert threshold == 0.3
+    # Configurable: above 0.9 class 1 is missed too; an explicit score_thr wins.
+    strict = ASBAHook(
+        interval=1,
+        momentum=1.0,
+        anchor_free_score_thr=0.95,
+        probe_dataloader=scored_probe_loader([0.002, 0.9]),
+    )
+    strict.before_train(runner)
+    strict.after_train_iter(runner, batch_idx=0)
+    np.testing.assert_allclose(asba.difficulty, [1.0, 1.0])
+    explicit = ASBAHook(
+        interval=1,
+        momentum=1.0,
+        score_thr=0.001,
+        anchor_free_score_thr=0.95,
+        probe_dataloader=scored_probe_loader([0.002, 0.9]),
+    )
+    explicit.before_train(runner)
+    explicit.after_train_iter(runner, batch_idx=0)
+    np.testing.assert_allclose(asba.difficulty, [0.0, 0.0])
+
+
+@pytest.mark.parametrize('name', ['score_thr', 'anchor_free_score_thr'])
+@pytest.mark.parametrize('value', [0.0, 1.0, -0.1, 1.5, True, '0.3'])
+def test_probe_thresholds_outside_the_open_unit_interval_are_refused_by_name(name, value):
+    with pytest.raises(ValueError, match=rf'{name} must be a number in \(0, 1\), got'):
+        ASBAHook(**{name: value})
+
+
+def test_a_head_threshold_of_zero_is_refused_at_the_probe():
+    # 0 would count every top-scoring frame as detected.
+    asba = rare_class_transform()
+    runner = make_runner(IntensityDataset(asba, 0, 2, [100, 10]), probe=None)
+    runner.model.head.test_cfg['score_thr'] = 0.0
+    hook = ASBAHook(interval=1, probe_dataloader=probe_loader([1.0, 1.0]))
+    hook.before_train(runner)
+    with pytest.raises(ValueError, match=r"FakeHead.test_cfg\['score_thr'\] = 0.0, .*\(0, 1\)"):
+        hook.after_train_iter(runner, batch_idx=0)
 
 
 class SkillProbe(Dataset):

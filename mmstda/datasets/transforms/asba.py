@@ -96,13 +96,24 @@ class ASBATransform(BaseTransform):
     of its most demanding gesture (the max over ``gt_labels``).
 
     **Background windows.** A window without a gesture takes the intensity of
-    a class drawn at random with the training class frequencies: the class it
-    could have shown. Its augmentation thus comes from the same distribution as
-    a gesture window's (exactly so when all classes are in the same state), and
-    "augmented or not", "noisy or clean" carries no information about whether
-    a gesture is present, a cue that would not exist at test time. A fixed
-    background intensity (e.g. ``min_intensity`` = 0, i.e. never augmented)
-    would be such a label leak.
+    a class drawn at random with the distribution of the class a gesture window
+    shows: the class it could have shown. Its augmentation thus comes from the
+    same distribution as a gesture window's, and "augmented or not", "noisy or
+    clean", "how strongly" carry no information about whether a gesture is
+    present, a cue that would not exist at test time. A fixed background
+    intensity (e.g. ``min_intensity`` = 0, i.e. never augmented) would be such
+    a label leak, and so would a draw with another distribution than the
+    window sampler's: :class:`SampleMGWindow` with ``class_balanced=True`` (the
+    SMG configs) shows rare classes far more often than they occur, so
+    background windows drawn with the training frequencies were augmented less
+    (SMG's counts at neutral difficulty: mean intensity 0.33 against 0.41). The
+    distribution is therefore the one the sampler records in
+    ``results['gesture_class_prob']`` (see
+    :attr:`SampleMGWindow.gesture_class_prob`), read per window so that no
+    config can make the two disagree; without it (a pipeline without
+    ``SampleMGWindow``, or before its class counts are set) the training class
+    frequencies, i.e. the distribution of a sampler that does not balance
+    classes.
 
     **Augmentations.** Every augmentation is given as a pair
     ``(value at intensity 0, value at intensity 1)``, linearly interpolated at
@@ -151,6 +162,9 @@ class ASBATransform(BaseTransform):
     some classes updated and others not yet, never a torn number.
 
     Required keys: ``imgs``, ``gt_segments``, ``gt_labels``, ``frame_interval``.
+
+    Optional keys: ``gesture_class_prob`` (float ``(K,)``, set by
+    ``SampleMGWindow``: the class distribution of background windows).
 
     Modified keys: ``imgs``, ``gt_segments``, ``gt_labels``, ``frame_inds`` (if
     present with one index per frame).
@@ -267,7 +281,8 @@ class ASBATransform(BaseTransform):
         # Rarity stays NaN until the dataset provides its class counts.
         self._rarity = torch.full((num_classes,), float('nan'), dtype=torch.float64)
         self._rarity.share_memory_()
-        # Training class frequencies: background windows draw their class from them.
+        # Training class frequencies: background windows draw their class from
+        # them when the window sampler does not say how it picks classes.
         self._class_freq = torch.full((num_classes,), float('nan'), dtype=torch.float64)
         self._class_freq.share_memory_()
         self._difficulty = torch.full(
@@ -344,20 +359,29 @@ class ASBATransform(BaseTransform):
         """The state the dataloader workers read: must live in shared memory."""
         return dict(rarity=self._rarity, class_freq=self._class_freq, difficulty=self._difficulty)
 
-    def window_intensity(self, labels: np.ndarray, rng: np.random.Generator) -> float:
+    def window_intensity(
+        self,
+        labels: np.ndarray,
+        rng: np.random.Generator,
+        class_prob: np.ndarray | None = None,
+    ) -> float:
         """Intensity of a window: its most demanding gesture's, or, for a
-        background window, that of a class drawn with the training frequencies.
+        background window, that of a class drawn with ``class_prob``.
 
         Args:
             labels (np.ndarray): The window's gesture labels, shape ``(N,)``.
             rng (np.random.Generator): The window's generator (background draw).
+            class_prob (np.ndarray, optional): Distribution of the class of a
+                gesture window, shape ``(K,)`` (``results['gesture_class_prob']``);
+                None uses the training class frequencies. Defaults to None.
 
         Returns:
             float: Intensity in ``[min_intensity, max_intensity]``.
         """
         intensity = self.class_intensity()
         if labels.size == 0:
-            return float(intensity[rng.choice(self.num_classes, p=self._class_freq.numpy())])
+            prob = self._class_freq.numpy() if class_prob is None else class_prob
+            return float(intensity[rng.choice(self.num_classes, p=prob)])
         return float(intensity[labels].max())
 
     # -------------------------------------------------------------- transform
@@ -373,8 +397,9 @@ class ASBATransform(BaseTransform):
         if not self.enabled:
             return results
         labels = self._check_labels(results)
+        class_prob = self._check_class_prob(results)
         rng = np.random.default_rng(np.random.randint(0, 2**31 - 1))
-        intensity = self.window_intensity(labels, rng)
+        intensity = self.window_intensity(labels, rng, class_prob)
         results['asba_intensity'] = intensity
         if intensity <= 0.0:
             return results
@@ -409,6 +434,25 @@ class ASBATransform(BaseTransform):
                 f'[0, {self.num_classes}), got {labels.tolist()}'
             )
         return labels
+
+    def _check_class_prob(self, results: dict) -> np.ndarray | None:
+        prob = results.get('gesture_class_prob')
+        if prob is None:
+            return None
+        prob = np.asarray(prob, dtype=np.float64)
+        if (
+            prob.shape != (self.num_classes,)
+            or not np.isfinite(prob).all()
+            or (prob < 0).any()
+            or abs(prob.sum() - 1.0) > 1e-6
+        ):
+            raise ValueError(
+                f"{self._where(results)}: gesture_class_prob (the window sampler's class "
+                f'distribution, from its class counts) must be {self.num_classes} '
+                f'probabilities summing to 1 for ASBATransform(num_classes='
+                f'{self.num_classes}), got {prob.tolist()}'
+            )
+        return prob
 
     @staticmethod
     def _lerp(pair: tuple, intensity: float) -> float:

@@ -64,11 +64,22 @@ class SampleMGWindow(BaseTransform):
       is therefore never empty unless background windows are asked for (or the
       video has no ground truth at all).
 
+    **Class of a gesture window.** Once ``set_class_counts`` was called, every
+    window also carries ``gesture_class_prob`` (:attr:`gesture_class_prob`):
+    the distribution of the class a gesture window of this sampler shows.
+    :class:`ASBATransform` draws the class of a background window from it, so
+    that augmentation strength tells nothing about whether a gesture is present
+    (a background window augmented like a frequency-drawn class would be
+    weaker than the class-balanced gesture windows: with SMG's counts at
+    neutral difficulty, mean intensity 0.33 against 0.41). Recording it here
+    rather than configuring it in ASBA keeps the two from disagreeing.
+
     Required keys: ``total_frames``, ``window_frames``, ``frame_interval``,
     ``video_gt_segments``, ``video_gt_labels``, ``window_start_frame`` (int or None).
 
     Added or modified keys: ``window_start_frame``, ``frame_inds``, ``clip_len``,
-    ``num_clips``, ``gt_segments``, ``gt_labels``.
+    ``num_clips``, ``gt_segments``, ``gt_labels``, ``gesture_class_prob`` (once
+    the class counts are set).
 
     Args:
         gesture_centred_ratio (float): Share of training windows centred on a
@@ -112,12 +123,54 @@ class SampleMGWindow(BaseTransform):
         self.centre_jitter_ratio = centre_jitter_ratio
         self.max_tries = max_tries
         self.class_weights: np.ndarray | None = None
+        self.gesture_class_prob: np.ndarray | None = None
 
     def set_class_counts(self, counts: Sequence[int]) -> None:
-        """Use class-balanced weights from the training counts to pick gestures."""
-        # With no instance at all there is nothing to balance.
-        if self.class_balanced and sum(counts) > 0:
+        """Use class-balanced weights from the training counts to pick gestures.
+
+        Also sets :attr:`gesture_class_prob`, the distribution of the class of a
+        training window that holds a gesture. Such a window is either centred on
+        a ground truth, picked with weights ``w_k`` (class-balanced, or 1 without
+        ``class_balanced``) among the video's instances, or placed uniformly until
+        it holds one, which finds instances about as often as they occur. Over
+        the training set (instances pooled) the first gives ``p_k ~ n_k * w_k``
+        (nearly uniform over the classes present, with class-balanced weights),
+        the second ``p_k ~ n_k``; they mix in the proportions
+        ``gesture_centred_ratio`` and ``1 - gesture_centred_ratio -
+        background_ratio``. With SMG's config (0.5, 0.1) 4/9 of the gesture
+        windows are placed uniformly, so the class-balanced pick alone would
+        overshoot: mean ASBA intensity 0.475 at neutral difficulty, where
+        gesture windows get 0.415 (simulated with SMG's counts spread over 30
+        synthetic videos, 64-frame windows) and the mix 0.411. Left out, and that
+        small: windows holding several gestures, gesture durations, the
+        per-video normalisation of the pick.
+
+        Args:
+            counts (Sequence[int]): Training instances per class, length K.
+        """
+        frequency = np.maximum(np.asarray(counts, dtype=np.float64), 0.0)
+        if frequency.ndim != 1:
+            raise ValueError(f'counts must be a 1-D list of instances per class, got {counts!r}')
+        # With no instance at all there is nothing to balance or draw.
+        if frequency.sum() <= 0:
+            return
+        if self.class_balanced:
             self.class_weights = np.asarray(class_balanced_weights(list(counts)), np.float64)
+        # The same expression as ASBATransform's class frequencies: without class
+        # balancing a background window draws exactly as it did before.
+        frequency = frequency / frequency.sum()
+        prob = frequency
+        if self.class_weights is not None and self.gesture_centred_ratio > 0:
+            centred = frequency * self.class_weights
+            centred = centred / centred.sum()
+            centred_share = self.gesture_centred_ratio
+            uniform_share = 1.0 - self.gesture_centred_ratio - self.background_ratio
+            prob = (centred_share * centred + uniform_share * frequency) / (
+                centred_share + uniform_share
+            )
+        # Shared by reference with every window's results: nobody may change it.
+        prob.setflags(write=False)
+        self.gesture_class_prob = prob
 
     def _centred_start(self, segments, labels, span, last_start) -> int:
         if self.class_weights is not None:
@@ -158,6 +211,8 @@ class SampleMGWindow(BaseTransform):
         if start is None:
             start = self._train_start(segments, labels, span, max(0, total_frames - span))
         results['window_start_frame'] = int(start)
+        if self.gesture_class_prob is not None:
+            results['gesture_class_prob'] = self.gesture_class_prob
         results['frame_inds'] = _frame_inds(int(start), window_frames, interval, total_frames)
         results['clip_len'] = window_frames
         results['num_clips'] = 1

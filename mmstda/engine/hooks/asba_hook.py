@@ -16,6 +16,7 @@ from mmengine.runner import Runner
 from torch.utils.data import DataLoader
 
 from mmstda.datasets.transforms.asba import ASBATransform
+from mmstda.models.heads import AnchorFreeTADHead
 
 from .dataset_utils import iter_leaf_datasets, iter_pipeline_transforms, training_class_counts
 
@@ -60,6 +61,12 @@ def frame_detection_counts(
     total = torch.bincount(labels, minlength=num_classes).double()
     hits = torch.bincount(labels[detected], minlength=num_classes).double()
     return hits.cpu(), total.cpu()
+
+
+def _check_threshold(name: str, value: float) -> None:
+    """Raise unless ``value`` is a number strictly between 0 and 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
+        raise ValueError(f'{name} must be a number in (0, 1), got {value!r}')
 
 
 def ema_difficulty(
@@ -180,8 +187,20 @@ class ASBAHook(Hook):
     (a built ``DataLoader``). Other training augmentations stay: they do not
     depend on the class state, so they cannot feed back.
 
-    **Threshold.** ``score_thr``, or when None the model head's
-    ``test_cfg['score_thr']``, read at each probe.
+    **Threshold.** ``score_thr`` when given, for any head. Otherwise, read at
+    each probe, the score at which the head calls a detection:
+
+    - :class:`OnlineTADHead` (and any other head): ``test_cfg['score_thr']``,
+      the threshold at which its decoder opens a run of frames.
+    - :class:`AnchorFreeTADHead`: ``anchor_free_score_thr``. Its
+      ``test_cfg['score_thr']`` (0.001 by default) only pre-filters the
+      candidates handed to NMS, and the threshold that calls a detection is
+      chosen afterwards by the validation sweep (the operating point). At
+      0.001 a frame scored 0.002 would count as detected, so the difficulty
+      would drop to 0 for every class the model barely ranks first. The
+      default 0.3 is the online head's decoding threshold and the middle of
+      the afhead configs' sweeps; a fixed value keeps the signal from jumping
+      when the operating point moves between validations.
 
     **Model contract.** ``model(**model.data_preprocessor(batch, False),
     mode='tensor')`` returns per-frame class logits ``(B, K, T)`` first
@@ -223,8 +242,13 @@ class ASBAHook(Hook):
         momentum (float): EMA weight of the newest measurement, in (0, 1].
             Defaults to 0.3.
         probe_batches (int): Batches per probe. Defaults to 2.
-        score_thr (float, optional): Decoding threshold in [0, 1]; None reads
-            the head's ``test_cfg['score_thr']``. Defaults to None.
+        score_thr (float, optional): Threshold in (0, 1) at which a frame
+            counts as detected, for any head; None takes the head's (see
+            Threshold). Defaults to None.
+        anchor_free_score_thr (float): Threshold in (0, 1) for an
+            :class:`AnchorFreeTADHead` when ``score_thr`` is None (its
+            ``test_cfg['score_thr']`` is a candidate filter, not a detection
+            threshold). Defaults to 0.3.
         probe_dataloader (dict | DataLoader, optional): Overrides of the probe
             dataloader config, or a built dataloader. Defaults to None.
     """
@@ -238,6 +262,7 @@ class ASBAHook(Hook):
         probe_batches: int = 2,
         score_thr: float | None = None,
         probe_dataloader: dict | DataLoader | None = None,
+        anchor_free_score_thr: float = 0.3,
     ) -> None:
         if not isinstance(interval, int) or interval < 1:
             raise ValueError(f'interval must be a positive int, got {interval!r}')
@@ -245,12 +270,16 @@ class ASBAHook(Hook):
             raise ValueError(f'momentum must be in (0, 1], got {momentum}')
         if not isinstance(probe_batches, int) or probe_batches < 1:
             raise ValueError(f'probe_batches must be a positive int, got {probe_batches!r}')
-        if score_thr is not None and not 0.0 <= score_thr <= 1.0:
-            raise ValueError(f'score_thr must be in [0, 1] or None, got {score_thr}')
+        # 0 would count every top-scoring frame as detected and 1 none: the
+        # difficulty would then say nothing about the model.
+        if score_thr is not None:
+            _check_threshold('score_thr', score_thr)
+        _check_threshold('anchor_free_score_thr', anchor_free_score_thr)
         self.interval = interval
         self.momentum = float(momentum)
         self.probe_batches = probe_batches
-        self.score_thr = score_thr
+        self.score_thr = None if score_thr is None else float(score_thr)
+        self.anchor_free_score_thr = float(anchor_free_score_thr)
         self.probe_dataloader = probe_dataloader
         self.num_updates = 0
         self._transforms: list[ASBATransform] = []
@@ -336,15 +365,27 @@ class ASBAHook(Hook):
             yield batch
 
     def _threshold(self, model) -> float:
+        """The score at which the probe counts a frame as detected (see Threshold)."""
         if self.score_thr is not None:
             return self.score_thr
-        test_cfg = getattr(getattr(model, 'head', None), 'test_cfg', None) or {}
+        head = getattr(model, 'head', None)
+        if isinstance(head, AnchorFreeTADHead):
+            return self.anchor_free_score_thr
+        test_cfg = getattr(head, 'test_cfg', None) or {}
         if 'score_thr' not in test_cfg:
             raise ValueError(
                 "ASBAHook: score_thr is None and the model has no head.test_cfg['score_thr']; "
                 'set ASBAHook(score_thr=...) to the decoding threshold'
             )
-        return float(test_cfg['score_thr'])
+        score_thr = float(test_cfg['score_thr'])
+        if not 0.0 < score_thr < 1.0:
+            raise ValueError(
+                f'ASBAHook: the probe threshold comes from {type(head).__name__}.test_cfg'
+                f"['score_thr'] = {score_thr}, which must be in (0, 1) to tell detected "
+                'frames from missed ones; set ASBAHook(score_thr=...) to the score at which '
+                'the head calls a detection'
+            )
+        return score_thr
 
     @torch.no_grad()
     def _probe(self, runner) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,8 +1,13 @@
+import glob
+import os.path as osp
+
 import numpy as np
 import pytest
 from mmaction.registry import TRANSFORMS
+from mmengine.config import Config
 
-from mmstda.datasets.transforms import ASBATransform, asba_intensity
+from mmstda.datasets.transforms import ASBATransform, SampleMGWindow, asba_intensity
+from mmstda.utils import class_balanced_weights
 
 # Every augmentation at zero strength: tests switch on only what they check.
 NO_AUG = dict(
@@ -375,3 +380,187 @@ def test_bad_counts_labels_and_missing_counts_raise_clear_errors():
         asba(make_window(labels=(3,)))
     with pytest.raises(ValueError, match='difficulty must lie in'):
         asba.set_difficulty([0.2, 1.5, 0.0])
+
+
+# ------------------------------------------- background class vs the sampler
+# SMG's training counts (MiGA split, 17 classes).
+SMG_TRAIN_COUNTS = [724, 720, 249, 175, 167, 101, 63, 48, 41, 40, 39, 21, 19, 14, 11, 11, 9]
+
+
+def pooled_smg_video():
+    """One video holding all SMG training instances in shuffled order, each 20 frames
+    long and 150 apart: a window (16 frames x 4 = 64) holds at most one, and a
+    uniformly placed window finds every instance equally often."""
+    labels = np.repeat(np.arange(17), SMG_TRAIN_COUNTS)
+    np.random.default_rng(0).shuffle(labels)
+    starts = 500.0 + 150.0 * np.arange(labels.size)
+    return dict(
+        video_id='pooled',
+        total_frames=int(starts[-1]) + 500,
+        window_frames=16,
+        frame_interval=4,
+        video_gt_segments=np.stack([starts, starts + 20.0], axis=1).astype(np.float32),
+        video_gt_labels=labels,
+    )
+
+
+def sampled_window_intensities(num_windows, seed=0, **sampler_kwargs):
+    """ASBA intensities of the training windows SampleMGWindow draws, split into
+    gesture and background windows; both transforms get the counts as
+    SMGDataset.full_init gives them."""
+    sampler = SampleMGWindow(**sampler_kwargs)
+    asba = ASBATransform(num_classes=17, **NO_AUG)
+    for transform in (sampler, asba):
+        transform.set_class_counts(SMG_TRAIN_COUNTS)
+    video = pooled_smg_video()
+    frames = [np.zeros((2, 2, 3), np.uint8)] * 16
+    gesture, background = [], []
+    np.random.seed(seed)
+    for _ in range(num_windows):
+        results = sampler(dict(video, window_start_frame=None))
+        results = asba(dict(results, imgs=list(frames)))
+        (gesture if results['gt_labels'].size else background).append(results['asba_intensity'])
+    return np.array(gesture), np.array(background), asba
+
+
+def assert_same_mean(gesture, background, num_se=4.0):
+    standard_error = np.sqrt(gesture.var() / gesture.size + background.var() / background.size)
+    print(
+        f'gesture windows {gesture.size}: mean intensity {gesture.mean():.4f}; background '
+        f'windows {background.size}: {background.mean():.4f} (standard error of the '
+        f'difference {standard_error:.4f})'
+    )
+    assert abs(gesture.mean() - background.mean()) < num_se * standard_error
+
+
+@pytest.mark.parametrize(
+    'gesture_centred_ratio, background_ratio, gesture_mean',
+    [
+        (0.5, 0.5, 0.475),  # every gesture window centred: the class-balanced pick alone
+        (0.5, 0.1, 0.411),  # SMG's configs: 4/9 of the gesture windows placed uniformly
+    ],
+)
+def test_background_windows_are_augmented_like_class_balanced_gesture_windows(
+    gesture_centred_ratio, background_ratio, gesture_mean
+):
+    # Drawn with the training frequencies, background windows averaged 0.330
+    # against the gesture windows' 0.475 / 0.411 at neutral difficulty: the
+    # augmentation strength told the model whether a gesture was present.
+    num_windows = 24000 if background_ratio == 0.5 else 30000
+    gesture, background, asba = sampled_window_intensities(
+        num_windows,
+        gesture_centred_ratio=gesture_centred_ratio,
+        background_ratio=background_ratio,
+        class_balanced=True,
+    )
+    counts = np.array(SMG_TRAIN_COUNTS)
+    assert (asba.class_intensity() * counts).sum() / counts.sum() == pytest.approx(0.330, abs=1e-3)
+    assert gesture.mean() == pytest.approx(gesture_mean, abs=0.005)
+    assert_same_mean(gesture, background)
+
+
+def test_without_class_balancing_background_windows_keep_the_training_frequencies():
+    # The demo's sampler (class_balanced=False): the class of a background window
+    # is still drawn with the training frequencies, draw for draw as before.
+    sampler = SampleMGWindow(gesture_centred_ratio=0.5, background_ratio=0.1, class_balanced=False)
+    asba = ASBATransform(num_classes=17, **NO_AUG)
+    for transform in (sampler, asba):
+        transform.set_class_counts(SMG_TRAIN_COUNTS)
+    counts = np.array(SMG_TRAIN_COUNTS, dtype=np.float64)
+    np.testing.assert_array_equal(sampler.gesture_class_prob, counts / counts.sum())
+    background = make_window(labels=(), segments=())
+    for seed in range(200):
+        np.random.seed(seed)
+        recorded = asba(dict(background, gesture_class_prob=sampler.gesture_class_prob))
+        np.random.seed(seed)
+        assert asba(dict(background))['asba_intensity'] == recorded['asba_intensity']
+    gesture, background, _ = sampled_window_intensities(
+        20000, gesture_centred_ratio=0.5, background_ratio=0.1, class_balanced=False
+    )
+    assert gesture.mean() == pytest.approx(0.330, abs=0.005)
+    assert_same_mean(gesture, background)
+
+
+def test_sampler_records_the_class_distribution_of_its_gesture_windows():
+    counts = [30, 10, 0, 5]
+    frequency = np.array(counts, dtype=np.float64) / 45
+    weights = class_balanced_weights(counts)
+    centred = frequency * weights / (frequency * weights).sum()
+    sampler = SampleMGWindow(gesture_centred_ratio=0.5, background_ratio=0.1)
+    video = dict(
+        total_frames=1000,
+        window_frames=8,
+        frame_interval=1,
+        video_gt_segments=np.array([[100.0, 120.0]], np.float32),
+        video_gt_labels=np.array([1]),
+        window_start_frame=None,
+    )
+    # No counts yet: nothing recorded, so ASBA draws with the training frequencies.
+    assert 'gesture_class_prob' not in sampler(dict(video))
+    sampler.set_class_counts(counts)
+    prob = sampler(dict(video))['gesture_class_prob']
+    # 0.5 of the windows centred with class-balanced picks, 0.4 placed uniformly.
+    np.testing.assert_allclose(prob, (0.5 * centred + 0.4 * frequency) / 0.9)
+    assert prob[2] == 0.0 and prob.sum() == pytest.approx(1.0)
+    assert not prob.flags.writeable  # shared by every window: read-only
+    # Only centred windows: the class-balanced pick; none centred: the frequencies.
+    only_centred = SampleMGWindow(gesture_centred_ratio=0.9, background_ratio=0.1)
+    only_centred.set_class_counts(counts)
+    np.testing.assert_allclose(only_centred.gesture_class_prob, centred)
+    uniform = SampleMGWindow(gesture_centred_ratio=0.0, background_ratio=0.1)
+    uniform.set_class_counts(counts)
+    np.testing.assert_allclose(uniform.gesture_class_prob, frequency)
+    # ASBA built for another number of classes refuses the distribution by name.
+    asba = ASBATransform(num_classes=3)
+    asba.set_class_counts([4, 2, 1])
+    with pytest.raises(ValueError, match=r'gesture_class_prob .* must be 3 probabilities'):
+        asba(dict(make_window(labels=(), segments=()), gesture_class_prob=prob))
+
+
+def _train_pipelines(cfg):
+    """Every training pipeline of a config, through dataset wrappers."""
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get('pipeline'), list):
+                yield node['pipeline']
+            for value in node.values():
+                yield from walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from walk(value)
+
+    yield from walk(cfg.get('train_dataloader', {}).get('dataset', {}))
+
+
+def test_every_config_with_asba_puts_the_window_sampler_before_it():
+    # ASBA learns the sampler's class distribution from results, so every config
+    # gets the class-balanced background draw as long as SampleMGWindow runs first.
+    root = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+    names = sorted(
+        osp.relpath(path, root)
+        for path in glob.glob(osp.join(root, 'configs', '**', '*.py'), recursive=True)
+        if '_base_' not in path
+    )
+    checked = {}
+    for name in names:
+        cfg = Config.fromfile(osp.join(root, name))
+        for pipeline in _train_pipelines(cfg.to_dict()):
+            kinds = [str(step.get('type')).split('.')[-1] for step in pipeline]
+            if 'ASBATransform' not in kinds:
+                continue
+            assert 'SampleMGWindow' in kinds[: kinds.index('ASBATransform')], name
+            sampler_cfg = pipeline[kinds.index('SampleMGWindow')]
+            sampler = TRANSFORMS.build(sampler_cfg)
+            asba = TRANSFORMS.build(pipeline[kinds.index('ASBATransform')])
+            for transform in (sampler, asba):
+                transform.set_class_counts(SMG_TRAIN_COUNTS)
+            background_mean = float(asba.class_intensity() @ sampler.gesture_class_prob)
+            checked[name] = (sampler.class_balanced, round(background_mean, 3))
+    print(checked)
+    balanced = [name for name, (is_balanced, _) in checked.items() if is_balanced]
+    assert 'configs/stda_smg.py' in balanced and 'configs/stda_demo.py' in checked
+    # Class-balanced configs (SMG's 0.5 / 0.1 ratios): background windows at the
+    # gesture windows' 0.411, no longer at the training frequencies' 0.330.
+    for name in balanced:
+        assert checked[name][1] == pytest.approx(0.411, abs=0.002), name
