@@ -7,7 +7,7 @@ out. Segments are ``(N, 2)`` tensors of ``[start_frame, end_frame]``.
 import torch
 from torch import Tensor
 
-from .segment_ops import segment_iou
+from .segment_ops import nms_order, segment_iou, tie_break_order
 
 
 def _same_group(labels: Tensor, class_agnostic: bool) -> Tensor:
@@ -32,7 +32,9 @@ def soft_nms_1d(
     every other remaining segment of the same class (of any class with
     ``class_agnostic``) by ``exp(-iou**2 / sigma)``, where ``iou`` is their temporal
     IoU (0 when disjoint). It stops after ``max_num`` segments or when no remaining
-    score reaches ``min_score``.
+    score reaches ``min_score``. Equal (decayed) scores are broken as in
+    :func:`~mmstda.structures.segment_ops.nms_order`: earlier start, then earlier end,
+    then lower label first, so the kept segments do not depend on the input order.
 
     Args:
         segments (Tensor): ``(N, 2)`` segments.
@@ -64,12 +66,17 @@ def soft_nms_1d(
     decay = torch.where(_same_group(labels, class_agnostic), decay, torch.ones_like(decay))
     current = scores.float().clone()
     remaining = torch.ones(len(scores), dtype=torch.bool, device=device)
+    # Rank of each segment among equal scores (nms_order's tie-break).
+    tie_rank = torch.empty(len(scores), dtype=torch.long, device=device)
+    tie_rank[tie_break_order(segments, labels)] = torch.arange(len(scores), device=device)
     keep, kept_scores = [], []
     while len(keep) < max_num:
         masked = torch.where(remaining, current, torch.full_like(current, -1.0))
-        best = int(masked.argmax())
-        if not remaining[best] or current[best] < min_score:
+        top = masked.max()
+        tied = remaining & (current == top)
+        if not tied.any() or top < min_score:
             break
+        best = int(torch.where(tied, tie_rank, len(scores)).argmin())
         keep.append(best)
         kept_scores.append(current[best].clone())
         remaining[best] = False
@@ -110,6 +117,10 @@ def segment_voting(
     """
     if kept.numel() == 0 or segments.numel() == 0:
         return kept.clone()
+    # Sum the votes in a fixed order so the float result does not depend on the
+    # order the candidates come in.
+    order = nms_order(segments, scores, labels)
+    segments, scores, labels = segments[order], scores[order], labels[order]
     iou = segment_iou(kept.float(), segments.float())
     votes = iou >= iou_thr
     if not class_agnostic:

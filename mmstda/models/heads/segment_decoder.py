@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from mmstda.structures import batched_nms_1d, segment_iou
+from mmstda.structures.segment_ops import nms_order
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,13 @@ class SegmentDecoder:
     after frame ``t`` when the end-ness at ``t`` does, so back-to-back gestures of one
     class come out as separate segments. Segments shorter than ``min_duration`` frames
     are dropped, then greedy 1D NMS keeps the best of segments overlapping by more than
-    ``nms_iou_thr``.
+    ``nms_iou_thr``. Equal scores (saturated probabilities) are broken as in
+    :func:`~mmstda.structures.segment_ops.nms_order`: the earlier start wins, then the
+    earlier end (the shorter segment), then the lower label.
 
-    Streaming gives exactly the segments of one NMS over the whole video. Greedy NMS
+    Streaming gives exactly the segments of one NMS over the whole video (that of
+    ``batched_nms_1d(segments, scores, labels, nms_iou_thr, nms_class_agnostic)``
+    over every run of at least ``min_duration`` frames), ties included. Greedy NMS
     decomposes over the groups of segments linked by tIoU > ``nms_iou_thr``, so a
     closed segment is emitted as soon as no segment still to come can join its group.
     Only open runs can (new runs start after every closed segment ends), and a run
@@ -206,16 +211,18 @@ class SegmentDecoder:
     def _release(self) -> list[Segment]:
         """Settle the pending segments whose NMS fate no segment still to come can change.
 
-        Greedy NMS keeps a segment iff no kept, higher-scored segment is linked to it
-        (tIoU above ``nms_iou_thr``). A future segment can only link to a pending
-        segment an open run can still reach, so a segment that no open run reaches
-        is settled, in descending score order, once its higher-scored neighbours are:
-        suppressed if one of them is kept, kept if all of them are suppressed. This
-        settles the old end of a chain of overlapping segments (every class on at
-        once) while its young end still waits. A group that no open run reaches any
-        more goes through one exact NMS (this also resolves equal scores, whose order
-        only the NMS defines). Settled segments stay as context only while a
-        pending segment links to them.
+        Greedy NMS visits segments in ``nms_order`` (descending score; equal scores by
+        earlier start, earlier end, lower label) and keeps a segment iff no kept
+        segment ahead of it in that order is linked to it (tIoU above
+        ``nms_iou_thr``). The order is a total order on the segments themselves, so
+        it is the same here as in one NMS over the whole video. A future segment can
+        only link to a pending segment an open run can still reach, so a segment that
+        no open run reaches is settled, in ``nms_order``, once its neighbours ahead
+        of it are: suppressed if one of them is kept, kept if all of them are
+        suppressed. This settles the old end of a chain of overlapping segments
+        (every class on at once) while its young end still waits. A group that no
+        open run reaches any more goes through one exact NMS. Settled segments stay
+        as context only while a pending segment links to them.
         """
         if not self._pending:
             return []
@@ -264,13 +271,16 @@ class SegmentDecoder:
         suppresses = (segment_iou(tensor_bounds, tensor_bounds) > self.nms_iou_thr).numpy()
         suppresses &= self._may_interact(labels, labels)
         np.fill_diagonal(suppresses, False)
-        for i in sorted(range(num_ctx, len(items)), key=lambda i: -scores[i]):
-            if status[i] >= 0 or reachable[i]:
+        order = nms_order(
+            torch.from_numpy(bounds), torch.from_numpy(scores), torch.from_numpy(labels)
+        ).numpy()
+        rank = np.empty(len(items), dtype=np.int64)
+        rank[order] = np.arange(len(items))
+        for i in order:
+            if i < num_ctx or status[i] >= 0 or reachable[i]:
                 continue
             neighbours = np.flatnonzero(suppresses[i])
-            if (scores[neighbours] == scores[i]).any():
-                continue  # equal scores: only the group's exact NMS orders them
-            higher = neighbours[scores[neighbours] > scores[i]]
+            higher = neighbours[rank[neighbours] < rank[i]]
             if (status[higher] == 1).any():
                 status[i] = 0
             elif (status[higher] == 0).all():
@@ -283,15 +293,15 @@ class SegmentDecoder:
         return released
 
     def _nms_indices(self, group: list[Segment]) -> list[int]:
-        """Indices of ``group`` that greedy 1D NMS keeps."""
+        """Indices of ``group`` that greedy 1D NMS keeps (labels break ties)."""
         if len(group) == 1:
             return [0]
         segments = torch.tensor([[s.start, s.end] for s in group], dtype=torch.float64)
         scores = torch.tensor([s.score for s in group], dtype=torch.float64)
         labels = torch.tensor([s.label for s in group], dtype=torch.long)
-        if self.nms_class_agnostic:
-            labels = torch.zeros_like(labels)
-        return batched_nms_1d(segments, scores, labels, self.nms_iou_thr).tolist()
+        return batched_nms_1d(
+            segments, scores, labels, self.nms_iou_thr, self.nms_class_agnostic
+        ).tolist()
 
 
 def _connected_groups(linked: np.ndarray) -> list[list[int]]:

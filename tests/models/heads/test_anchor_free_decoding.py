@@ -9,7 +9,7 @@ from mmaction.structures import ActionDataSample
 
 import mmstda  # noqa: F401  (registers the components)
 from mmstda.models.heads.anchor_free import top_candidates
-from mmstda.structures import segment_voting, soft_nms_1d
+from mmstda.structures import batched_nms_1d, segment_voting, soft_nms_1d
 
 # A [0, 10] 0.9; B [5, 15] 0.8 (IoU with A 5/15 = 1/3); C [20, 30] 0.7 (disjoint).
 SEGMENTS = torch.tensor([[0.0, 10.0], [5.0, 15.0], [20.0, 30.0]])
@@ -54,6 +54,129 @@ def test_voting_averages_agreeing_boundaries_by_score():
     # At a stricter threshold only the segment itself votes.
     refined = segment_voting(kept, torch.tensor([0]), candidates, scores, torch.zeros(3), 0.7)
     assert refined.tolist() == [[0.0, 10.0]]
+
+
+# Saturated (tied) scores; (start, end, label, score). Each block is far from the others.
+TIED = [
+    # label 0: [2, 6) and [1, 6) tie at tIoU 4/5: the earlier start [1, 6) wins.
+    (2, 6, 0, 1.0),
+    (1, 6, 0, 1.0),
+    # label 1: [10, 15) and [10, 14) tie at tIoU 4/5: the shorter [10, 14) wins.
+    (10, 15, 1, 1.0),
+    (10, 14, 1, 1.0),
+    # label 2: a chain, neighbours at tIoU 3/5, ends at 2/6. The earliest start
+    # [20, 24) wins, suppresses [21, 25), which so cannot suppress [22, 26).
+    (22, 26, 2, 1.0),
+    (21, 25, 2, 1.0),
+    (20, 24, 2, 1.0),
+    # labels 4 and 3 on one span: kept both, unless class-agnostic (label 3 wins).
+    (30, 35, 4, 1.0),
+    (30, 35, 3, 1.0),
+    # label 5: a higher score beats the earlier start.
+    (40, 46, 5, 0.9),
+    (41, 46, 5, 1.0),
+]
+
+
+def _tensors(candidates):
+    segments = torch.tensor([[s, e] for s, e, _, _ in candidates], dtype=torch.float32)
+    labels = torch.tensor([label for _, _, label, _ in candidates])
+    scores = torch.tensor([score for _, _, _, score in candidates])
+    return segments, scores, labels
+
+
+def _permutations(num, count=20):
+    generator = torch.Generator().manual_seed(0)
+    return [torch.arange(num)] + [torch.randperm(num, generator=generator) for _ in range(count)]
+
+
+@pytest.mark.parametrize(
+    'class_agnostic, expected',
+    [
+        (
+            False,
+            {
+                (1, 6, 0),  # earlier start beats [2, 6)
+                (10, 14, 1),  # shorter beats [10, 15)
+                (20, 24, 2),  # earlier start beats [21, 25) ...
+                (22, 26, 2),  # ... so [22, 26) survives
+                (30, 35, 3),
+                (30, 35, 4),  # other label, class-aware: kept
+                (41, 46, 5),  # higher score beats the earlier start [40, 46)
+            },
+        ),
+        (
+            True,
+            {(1, 6, 0), (10, 14, 1), (20, 24, 2), (22, 26, 2), (30, 35, 3), (41, 46, 5)},
+        ),
+    ],
+)
+def test_batched_nms_breaks_score_ties_by_start_then_length_then_label(class_agnostic, expected):
+    """The kept segments depend on the set of candidates, not on their order."""
+    kwargs = dict(class_agnostic=True) if class_agnostic else {}
+    for perm in _permutations(len(TIED)):
+        candidates = [TIED[i] for i in perm.tolist()]
+        segments, scores, labels = _tensors(candidates)
+        keep = batched_nms_1d(segments, scores, labels, 0.5, **kwargs)
+        kept = {candidates[i][:3] for i in keep.tolist()}
+        assert kept == expected, f'input order {perm.tolist()}'
+
+
+def test_soft_nms_breaks_score_ties_by_start_then_length_then_label():
+    """Same kept segments, scores and keeping order under any input order."""
+    candidates = [
+        (2, 6, 0, 1.0),
+        (1, 5, 0, 1.0),
+        (0, 4, 0, 1.0),  # a chain: [0, 4) first (earliest start)
+        (10, 14, 2, 1.0),
+        (10, 14, 1, 1.0),  # one span, two labels: label 1 first
+    ]
+    # [0, 4) decays [1, 5) (tIoU 3/5) by exp(-0.36 / 0.5) and [2, 6) (2/6) by
+    # exp(-(1/3)**2 / 0.5); [2, 6) decays [1, 5) (3/5) once more. Class-agnostic,
+    # label 1 decays label 2 (tIoU 1) by exp(-1 / 0.5).
+    expected = {
+        False: [
+            (0, 4, 0, 1.0),
+            (10, 14, 1, 1.0),
+            (10, 14, 2, 1.0),
+            (2, 6, 0, math.exp(-2 / 9)),
+            (1, 5, 0, math.exp(-1.44)),
+        ],
+        True: [
+            (0, 4, 0, 1.0),
+            (10, 14, 1, 1.0),
+            (2, 6, 0, math.exp(-2 / 9)),
+            (1, 5, 0, math.exp(-1.44)),
+            (10, 14, 2, math.exp(-2)),
+        ],
+    }
+    for class_agnostic, want in expected.items():
+        first = None
+        for perm in _permutations(len(candidates)):
+            permuted = [candidates[i] for i in perm.tolist()]
+            segments, scores, labels = _tensors(permuted)
+            keep, kept_scores = soft_nms_1d(
+                segments, scores, labels, sigma=0.5, class_agnostic=class_agnostic
+            )
+            got = [(*permuted[i][:3], s) for i, s in zip(keep.tolist(), kept_scores.tolist())]
+            assert [g[:3] for g in got] == [w[:3] for w in want], f'input order {perm.tolist()}'
+            assert [g[3] for g in got] == pytest.approx([w[3] for w in want], abs=1e-6)
+            first = first or got
+            assert got == first  # bit for bit
+
+
+def test_voting_does_not_depend_on_the_candidates_order():
+    kept = torch.tensor([[0.0, 10.0]])
+    generator = torch.Generator().manual_seed(0)
+    candidates = torch.rand(64, 2, generator=generator) + torch.tensor([0.0, 10.0])
+    scores = torch.rand(64, generator=generator)
+    labels = torch.zeros(64)
+    reference = segment_voting(kept, torch.tensor([0]), candidates, scores, labels, 0.5)
+    for perm in _permutations(64)[1:]:
+        refined = segment_voting(
+            kept, torch.tensor([0]), candidates[perm], scores[perm], labels[perm], 0.5
+        )
+        assert refined.tolist() == reference.tolist()
 
 
 def test_top_candidates_threshold_topk_and_min_duration():

@@ -121,12 +121,12 @@ def _global_nms_oracle(cls, boundaries, **cfg):
     nms_iou_thr = cfg.pop('nms_iou_thr')
     agnostic = cfg.pop('nms_class_agnostic', True)
     everything = decode_segments(cls, boundaries, nms_iou_thr=1.0, **cfg)
-    labels = torch.tensor([s.label for s in everything], dtype=torch.long)
     keep = batched_nms_1d(
         torch.tensor([[s.start, s.end] for s in everything], dtype=torch.float64),
         torch.tensor([s.score for s in everything], dtype=torch.float64),
-        torch.zeros_like(labels) if agnostic else labels,
+        torch.tensor([s.label for s in everything], dtype=torch.long),
         nms_iou_thr,
+        class_agnostic=agnostic,
     )
     kept = [everything[i] for i in keep.tolist()]
     return everything, sorted(kept, key=lambda s: (s.start, s.label))
@@ -220,14 +220,17 @@ def test_flickering_scores_keep_pending_state_and_latency_bounded():
     assert sorted((s for s, _ in emitted), key=lambda s: (s.start, s.label)) == oracle
 
 
-def test_every_class_on_at_once_keeps_pending_state_bounded():
+@pytest.mark.parametrize('tied', [False, True])
+def test_every_class_on_at_once_keeps_pending_state_bounded(tied):
     # All classes above threshold all the time, each dipping for one frame every 300
     # frames at its own offset: every segment overlaps open runs of every other class.
     num_frames, num_classes = 30_000, 6
     cls = np.full((num_frames, num_classes), 0.6)
     for label in range(num_classes):
         cls[label * 50 :: 300, label] = 0.1
-    cls += np.arange(num_classes) * 0.01  # distinct scores: NMS has a clear winner
+    if not tied:
+        cls += np.arange(num_classes) * 0.01  # distinct scores: NMS has a clear winner
+    # Tied, every full segment scores 0.6: the earlier start wins.
     cfg = dict(score_thr=0.3, nms_iou_thr=0.5)
     emitted, max_pending = _stream(
         SegmentDecoder(num_classes, **cfg), cls, _no_boundaries(num_frames), chunks=(16,)
@@ -248,3 +251,70 @@ def test_ongoing_lists_open_runs_with_start_and_scores():
     ]
     decoder.update(_scores([[0.1], [0.1], [0.1]]), _no_boundaries(1))
     assert decoder.ongoing() == []
+
+
+def _saturated(num_frames: int, runs: list[tuple[int, int, int]], num_classes: int):
+    """Probabilities exactly 1 on each ``(start, end, label)`` run, 0 elsewhere."""
+    cls = np.zeros((num_frames, num_classes))
+    for start, end, label in runs:
+        cls[start:end, label] = 1.0
+    return cls
+
+
+# Saturated runs (every segment scores exactly 1.0), each block far from the others.
+TIED_RUNS = [
+    (2, 6, 0),
+    (1, 6, 1),  # tIoU 4/5 with [2, 6): the earlier start (1, 6, 1) wins
+    (10, 15, 3),
+    (10, 15, 2),  # the same span: the lower label (10, 15, 2) wins
+    (20, 25, 0),
+    (20, 24, 1),  # tIoU 4/5: the shorter (20, 24, 1) wins over the lower label
+    (30, 34, 0),
+    (31, 35, 1),
+    (32, 36, 2),  # a chain (3/5, 3/5, 2/6): (30, 34, 0) wins, so (32, 36, 2) stays
+    (40, 44, 0),
+    (39, 45, 1),  # tIoU 4/6: the earlier start (39, 45, 1) wins, though it ends later
+]
+TIED_KEPT = [(1, 6, 1), (10, 15, 2), (20, 24, 1), (30, 34, 0), (32, 36, 2), (39, 45, 1)]
+
+
+@pytest.mark.parametrize('chunks', [(1,), (7,), (2, 5, 3), (50,)])
+def test_streamed_ties_equal_one_shot_nms_whatever_the_candidates_order(chunks):
+    cls = _saturated(50, TIED_RUNS, num_classes=4)
+    cfg = dict(score_thr=0.5, nms_iou_thr=0.5)  # class-agnostic (the default)
+    emitted, _ = _stream(SegmentDecoder(4, **cfg), cls, _no_boundaries(50), chunks=chunks)
+    streamed = sorted((s for s, _ in emitted), key=lambda s: (s.start, s.label))
+    assert [(s.start, s.end, s.label) for s in streamed] == TIED_KEPT
+    assert all(s.score == 1.0 for s in streamed)
+    assert streamed == decode_segments(cls, _no_boundaries(50), **cfg)
+    # One batched_nms_1d over every run, in any order, keeps the same segments.
+    candidates = torch.tensor([[s, e] for s, e, _ in TIED_RUNS], dtype=torch.float64)
+    labels = torch.tensor([label for _, _, label in TIED_RUNS])
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        perm = torch.randperm(len(TIED_RUNS), generator=generator)
+        keep = batched_nms_1d(
+            candidates[perm],
+            torch.ones(len(perm), dtype=torch.float64),
+            labels[perm],
+            0.5,
+            class_agnostic=True,
+        )
+        kept = sorted((TIED_RUNS[i] for i in perm[keep].tolist()), key=lambda r: (r[0], r[2]))
+        assert kept == TIED_KEPT
+
+
+def test_a_tie_winner_is_released_while_an_open_run_still_reaches_the_loser():
+    # [1, 6) label 1 beats [2, 6) label 0 (tIoU 4/5, earlier start). Both close at
+    # frame 6; label 2 is on from frame 3 to 30. At 7 frames seen it could still end
+    # with tIoU 3/5 > 0.55 with [2, 6), but at most 3/6 with [1, 6): the winner is
+    # settled at once, the loser one frame later.
+    decoder = SegmentDecoder(3, score_thr=0.5, nms_iou_thr=0.55)
+    cls = _saturated(40, [(2, 6, 0), (1, 6, 1), (3, 30, 2)], num_classes=3)
+    assert decoder.update(cls[:6], _no_boundaries(6)) == []
+    assert decoder.update(cls[6:7], _no_boundaries(1)) == [Segment(1, 6, 1, 1.0)]
+    assert decoder.num_pending == 1
+    assert decoder.update(cls[7:8], _no_boundaries(1)) == []
+    assert decoder.num_pending == 0
+    rest = decoder.update(cls[8:], _no_boundaries(32)) + decoder.finish()
+    assert rest == [Segment(3, 30, 2, 1.0)]
