@@ -12,9 +12,18 @@ model = dict(
         in_channels={{_base_.embed_dims}},
         num_classes={{_base_.num_classes}},
         feat_channels=128,  # the online head's width in the demo
-        # Default pyramid: strides 1-32 with regression ranges (0, 4), (4, 8), ...,
-        # (64, inf) in input frames (2 native frames each): the demo's gestures
-        # (~51 native frames) land on the strides 8 and 16.
+        # A pyramid fitted to the 64-frame window (frame_interval 2, so an input
+        # frame is 2 native frames). The demo's gestures last 28-81 native frames
+        # (mean 51, mmstda/datasets/synthetic_smg.py): 14-40 input frames. With
+        # ActionFormer's ranges [4 s_{l-1}, 4 s_l), i.e. (0, 8), (8, 16), (16, inf),
+        # a gesture of mean length gets its positives on the strides 4 and 8, the
+        # shortest ones (and gestures cut by the window's edge) on stride 2 too.
+        # ActionFormer's strides 1-32 do not fit: stride 1 would get only gestures
+        # under 8 input frames, 16 only the longest, and 32's (64, inf) none at all.
+        strides=(2, 4, 8),
+        # The head checks at construction that every level can get a positive in a
+        # window this long, and refuses features of another length in training.
+        window_frames={{_base_.window_frames}},
         center_radius=1.5,
         # As for the online head: shorter segments cannot reach tIoU 0.3.
         test_cfg=dict(min_duration_frames=16),

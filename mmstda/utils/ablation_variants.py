@@ -209,6 +209,11 @@ def _afhead(cfg: Config) -> dict:
         )
     afhead = Config.fromfile(AFHEAD_CONFIG)
     head = dict(afhead.model.head.to_dict(), in_channels=cfg.model.head.in_channels)
+    # The head checks its pyramid against the windows it trains on: the base's,
+    # which need not be the demo's (the head then refuses a pyramid that misfits).
+    window_frames = cfg.train_dataloader.dataset.get('window_frames')
+    if 'window_frames' in head and window_frames is not None:
+        head['window_frames'] = window_frames
     return {
         **_adapters('stda')(cfg),
         'model.head': dict(_delete_=True, **head),

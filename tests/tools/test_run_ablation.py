@@ -147,6 +147,8 @@ def test_anchor_free_variant_ranks_epochs_as_its_own_config_does(tiny_base):
     cfg = variant_config(tiny_base, get_variant('afhead'))
     assert cfg.model.head.type == 'AnchorFreeTADHead'
     assert cfg.model.head.in_channels == tiny_base.model.head.in_channels
+    # The head is checked against the base's windows (16 frames here), not the demo's.
+    assert cfg.model.head.window_frames == tiny_base.train_dataloader.dataset.window_frames == 16
     assert cfg.default_hooks.checkpoint.save_best == 'mg/best_f1'
     assert cfg.default_hooks.operating_point.metric == 'mg/best_f1'
     assert 0.05 in cfg.val_evaluator.sweep_thresholds
@@ -154,6 +156,16 @@ def test_anchor_free_variant_ranks_epochs_as_its_own_config_does(tiny_base):
     for key, value in tiny_base.default_hooks.checkpoint.items():
         if key != 'save_best':
             assert cfg.default_hooks.checkpoint[key] == value, key
+
+
+def test_anchor_free_variant_refuses_a_pyramid_that_misfits_the_bases_window(tiny_base):
+    # The demo's strides 2, 4, 8 in 16-frame windows: stride 8's (16, inf) is out of
+    # reach (positions 3.5 and 11.5; at most 16 - 3.5 = 12.5 frames).
+    cfg = variant_config(tiny_base, get_variant('afhead'))
+    with pytest.raises(ValueError, match=r'stride 8 can never hold .*window_frames=16'):
+        _build(cfg)
+    study = Config.fromfile(osp.join(REPO_ROOT, STUDY_CONFIG))
+    assert variant_config(study, get_variant('afhead')).model.head.window_frames == 64
 
 
 def test_variants_that_start_from_the_pretrained_trunk_refuse_a_base_without_one(tiny_base):

@@ -1,5 +1,7 @@
 """``DecordInit`` that decodes each video once per process and keeps its frames."""
 
+import os
+import os.path as osp
 from collections import OrderedDict
 
 import numpy as np
@@ -16,10 +18,15 @@ class DecodedVideo:
     wrap negative ones round silently.
     """
 
-    def __init__(self, filename: str, frames: np.ndarray, fps: float) -> None:
+    def __init__(
+        self, filename: str, frames: np.ndarray, fps: float, stamp: tuple[int, int] | None = None
+    ) -> None:
         self.filename = filename
         self.frames = frames
         self.fps = fps
+        # (size, mtime_ns) of the file the frames were decoded from; None where the
+        # backend cannot tell (not a local file).
+        self.stamp = stamp
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -65,6 +72,13 @@ class CachedDecordInit(DecordInit):
     2-core CPU that decoding took more CPU time than the model's training step.
     mmaction2 has no such cache (its ``DecordInit`` opens and decodes per item).
 
+    A cached video is valid only for the file it was decoded from: each read
+    compares the file's ``(size, mtime_ns)`` (one ``os.stat``) with the ones at
+    decoding, so a video replaced on disk (a regenerated data set, a re-encoded
+    file) is decoded again instead of being served stale. Only the local-disk
+    backend can be checked; with another ``io_backend`` the cache trusts the
+    name.
+
     Memory: each process (every dataloader worker) keeps its own least recently
     used videos, up to ``max_cache_mb``: ``frames * height * width * 3`` bytes per
     video (20.6 MB for a demo video). A video bigger than the whole budget is not
@@ -89,18 +103,40 @@ class CachedDecordInit(DecordInit):
     def cached_bytes(self) -> int:
         return sum(video.nbytes for video in self._videos.values())
 
+    def _stamp(self, filename: str) -> tuple[int, int] | None:
+        """``(size, mtime_ns)`` of a local file; None off disk or where it cannot be stat'ed."""
+        if self.io_backend != 'disk':
+            return None
+        if osp.splitext(filename)[0] == filename:
+            filename = filename + '.mp4'  # as DecordInit opens it
+        try:
+            stat = os.stat(filename)
+        except OSError:
+            return None  # the reader raises the error that names the file
+        return stat.st_size, stat.st_mtime_ns
+
     def _decoded(self, filename: str):
-        """The cached video, or None where it does not fit (then a decord reader)."""
+        """The cached video, or a decord reader where it does not fit the budget.
+
+        An entry stands for ``(path, size, mtime_ns)``: one whose file has changed
+        since it was decoded is dropped and the file decoded again. The dict holds
+        one entry per path, so a replaced file never keeps two versions in the
+        budget.
+        """
+        stamp = self._stamp(filename)
         video = self._videos.get(filename)
         if video is not None:
-            self._videos.move_to_end(filename)
-            return video
+            # Off disk there is nothing to compare: the name is all the cache has.
+            if self.io_backend != 'disk' or (stamp is not None and video.stamp == stamp):
+                self._videos.move_to_end(filename)
+                return video
+            del self._videos[filename]  # replaced (or gone) since decoding: decode again
         reader = self._get_video_reader(filename)
         frame = reader[0].asnumpy()
         if len(reader) * frame.nbytes > self.max_cache_bytes:
             return reader
         frames = reader.get_batch(list(range(len(reader)))).asnumpy()
-        video = DecodedVideo(filename, frames, reader.get_avg_fps())
+        video = DecodedVideo(filename, frames, reader.get_avg_fps(), stamp)
         self._videos[filename] = video
         while self.cached_bytes > self.max_cache_bytes:
             self._videos.popitem(last=False)

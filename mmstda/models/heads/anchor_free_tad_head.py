@@ -12,13 +12,14 @@ from torch import Tensor, nn
 from .anchor_free import (
     TemporalPyramid,
     assign_targets,
+    default_regress_ranges,
+    level_max_reach,
     level_positions,
     suppress,
     top_candidates,
 )
 
 DEFAULT_STRIDES = (1, 2, 4, 8, 16, 32)
-DEFAULT_REGRESS_RANGES = ((0, 4), (4, 8), (8, 16), (16, 32), (32, 64), (64, math.inf))
 
 
 class _ChannelLayerNorm(nn.LayerNorm):
@@ -61,11 +62,20 @@ class AnchorFreeTADHead(BaseModule):
         num_classes (int): Number of gesture classes K (without background).
         feat_channels (int): Width of the pyramid and the heads. Defaults to 256.
         strides (tuple[int, ...]): Stride of each pyramid level in input frames;
-            each divides the next. Defaults to ``(1, 2, 4, 8, 16, 32)``.
-        regress_ranges (tuple[tuple[float, float], ...]): Per level, the range
-            ``[lo, hi)`` of a position's largest distance to a boundary (input
-            frames) that the level learns. Defaults to ``(0, 4), (4, 8), ...,
-            (64, inf)``.
+            each divides the next. ActionFormer's default suits its long windows
+            (thousands of frames); fit them to ``window_frames``. Defaults to
+            ``(1, 2, 4, 8, 16, 32)``.
+        regress_ranges (tuple[tuple[float, float], ...], optional): Per level, the
+            range ``[lo, hi)`` of a position's largest distance to a boundary
+            (input frames) that the level learns. None for ActionFormer's
+            ``[4 s_{l-1}, 4 s_l)`` (:func:`default_regress_ranges`: ``(0, 4), (4,
+            8), ..., (64, inf)`` for the default strides). Defaults to None.
+        window_frames (int, optional): Input frames T of the windows the head is
+            trained on (the length of its features). Given, every level is
+            checked at construction to be able to hold a positive for some ground
+            truth inside such a window (see :func:`level_max_reach`), and training
+            refuses features of another length; None checks nothing.
+            Defaults to None.
         num_stem_layers (int): Temporal blocks before the pyramid, at the frame
             rate. Defaults to 2.
         num_head_convs (int): Conv-norm-ReLU layers of each of the class and
@@ -110,7 +120,8 @@ class AnchorFreeTADHead(BaseModule):
         num_classes: int,
         feat_channels: int = 256,
         strides: tuple[int, ...] = DEFAULT_STRIDES,
-        regress_ranges: tuple[tuple[float, float], ...] = DEFAULT_REGRESS_RANGES,
+        regress_ranges: tuple[tuple[float, float], ...] | None = None,
+        window_frames: int | None = None,
         num_stem_layers: int = 2,
         num_head_convs: int = 2,
         kernel_size: int = 3,
@@ -125,6 +136,8 @@ class AnchorFreeTADHead(BaseModule):
         super().__init__(init_cfg=init_cfg)
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f'kernel_size must be odd and >= 1, got {kernel_size}')
+        if regress_ranges is None:
+            regress_ranges = default_regress_ranges(tuple(strides))
         if len(regress_ranges) != len(strides):
             raise ValueError(
                 f'need one regression range per stride: {len(strides)} strides {tuple(strides)}, '
@@ -150,6 +163,9 @@ class AnchorFreeTADHead(BaseModule):
         self.regress_ranges = tuple((float(lo), float(hi)) for lo, hi in regress_ranges)
         self.center_radius = center_radius
         self.prior_prob = prior_prob
+        self.window_frames = window_frames
+        if window_frames is not None:
+            self._check_levels_reachable(window_frames)
 
         self.pyramid = TemporalPyramid(
             in_channels, feat_channels, self.strides, num_stem_layers, kernel_size, dropout
@@ -164,6 +180,27 @@ class AnchorFreeTADHead(BaseModule):
         self.reg_scales = nn.Parameter(torch.ones(len(self.strides)))
         self.loss_cls = MODELS.build(loss_cls or dict(type='SigmoidFocalLoss'))
         self.loss_reg = MODELS.build(loss_reg or dict(type='SegmentIoULoss', mode='diou'))
+
+    def _check_levels_reachable(self, window_frames: int) -> None:
+        """Raise for a level that no ground truth of a window can give a positive.
+
+        Such a level is trained as background everywhere and only adds noise to
+        decoding; with ActionFormer's strides 1-32 and a 64-frame window the
+        stride-32 level's (64, inf) is one.
+        """
+        if int(window_frames) != window_frames or window_frames < 1:
+            raise ValueError(f'window_frames must be a positive integer, got {window_frames}')
+        for level, (stride, (lo, hi)) in enumerate(zip(self.strides, self.regress_ranges)):
+            reach = level_max_reach(int(window_frames), stride, self.center_radius)
+            if lo > reach:
+                raise ValueError(
+                    f'regress_ranges[{level}] = ({lo:g}, {hi:g}) of stride {stride} can never '
+                    f'hold a positive in a window of window_frames={window_frames} input '
+                    f'frames: with center_radius={self.center_radius}, a position of that '
+                    f'level is at most {reach:g} frames from the farther boundary of a '
+                    'ground truth inside the window. Drop the stride from strides or give '
+                    'it a range that starts below that'
+                )
 
     def init_weights(self) -> None:
         """Start rare: the class bias gives probability ``prior_prob`` (focal-loss prior)."""
@@ -255,6 +292,13 @@ class AnchorFreeTADHead(BaseModule):
         ``P`` runs over the positions of all levels, finest first; segments are in
         input frames. See :func:`assign_targets` for the rule.
         """
+        if self.window_frames is not None and num_frames != self.window_frames:
+            # The levels were checked against window_frames; another length may
+            # leave some of them without any positive.
+            raise ValueError(
+                f'features have {num_frames} frames, but the head was built for '
+                f'window_frames={self.window_frames}: set it to the windows it trains on'
+            )
         points = self._points(num_frames, torch.device('cpu'))
         return self._assign(data_samples, points, self.center_radius)
 

@@ -71,7 +71,9 @@ class VideoMAEPretrainer(BaseModel):
         backbone (dict): Encoder config. It must expose ``patch_embed``,
             ``pos_embed``, ``blocks``, ``patch_size`` and ``embed_dims`` as
             MMAction2's ``VisionTransformer`` does; clips must have exactly its
-            ``num_frames`` frames.
+            ``num_frames`` frames. A trunk with adapters (``DecoupledAdapterViT``
+            with an ``adapter_type``) is refused: the adapters need the whole
+            token grid, the encoder here sees the visible tokens only.
         mask_ratio (float): Share of spatial positions hidden, in (0, 1).
             Defaults to 0.9.
         decoder_embed_dims (int): Decoder width. Defaults to 64.
@@ -106,6 +108,23 @@ class VideoMAEPretrainer(BaseModel):
                     f'{type(self.backbone).__name__} has no {name!r}: VideoMAEPretrainer needs a '
                     'ViT with the attributes of MMAction2 VisionTransformer'
                 )
+        adapted = [
+            i
+            for i, block in enumerate(self.backbone.blocks)
+            if getattr(block, 'adapter', None) is not None
+        ]
+        if adapted:
+            # The adapters reshape a block's tokens to the (T', H', W') grid, but here
+            # the blocks see only the visible tokens (T' x the visible positions of
+            # H' x W'): the reshape would silently read them as fewer time steps.
+            raise ValueError(
+                f'{type(self.backbone).__name__} has adapters '
+                f'(adapter_type={getattr(self.backbone, "adapter_type", None)!r}) after '
+                f'blocks {adapted}; VideoMAEPretrainer encodes only the visible tokens, '
+                'which the adapters cannot lay out on the token grid. Pretrain the trunk '
+                'with adapters off (adapter_type=None, or MMAction2 VisionTransformer) '
+                'and add the adapters when training the detector'
+            )
         if any(not p.requires_grad for p in self.backbone.parameters()):
             raise ValueError(
                 'the encoder has frozen parameters; pretraining trains the whole trunk '

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 from mmaction.datasets.transforms import DecordDecode, DecordInit
@@ -85,3 +87,38 @@ def test_missing_file_names_the_path(tmp_path):
 def test_negative_budget_is_refused():
     with pytest.raises(ValueError, match='max_cache_mb'):
         CachedDecordInit(max_cache_mb=-1)
+
+
+def test_a_video_replaced_on_disk_is_decoded_again(tmp_path):
+    path = str(tmp_path / 'replaced.mp4')
+    write_video(path, num_frames=12, size=32, seed=0)
+    cached = CachedDecordInit()
+    inds = np.arange(0, 12, 3)
+    old = _read(cached, path, inds)['imgs']
+    old_stat = os.stat(path)
+    # Another video under the same name: other pixels, more frames (so another size),
+    # and an mtime a second later, as a coarse-mtime file system would still show.
+    write_video(path, num_frames=20, size=32, seed=1)
+    os.utime(path, ns=(old_stat.st_atime_ns, old_stat.st_mtime_ns + 1_000_000_000))
+    assert os.stat(path).st_size != old_stat.st_size
+
+    new = _read(cached, path, inds)
+    stock = _read(DecordInit(), path, inds)
+    assert new['total_frames'] == stock['total_frames'] == 20
+    for ours, theirs, stale in zip(new['imgs'], stock['imgs'], old):
+        np.testing.assert_array_equal(ours, theirs)
+        assert not np.array_equal(ours, stale)
+    # The stale frames left the cache: one entry for the path, the new video's.
+    assert list(cached._videos) == [path]
+    assert len(cached._videos[path]) == 20
+
+
+def test_an_unchanged_video_is_served_from_memory(videos, monkeypatch):
+    cached = CachedDecordInit()
+    _read(cached, videos[0], [0])
+
+    def no_decoding(filename):
+        raise AssertionError(f'{filename} decoded a second time')
+
+    monkeypatch.setattr(cached, '_get_video_reader', no_decoding)
+    assert _read(cached, videos[0], [0, 1])['total_frames'] == NUM_FRAMES

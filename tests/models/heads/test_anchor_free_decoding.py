@@ -271,3 +271,17 @@ def test_unknown_test_cfg_keys_and_methods_are_refused():
         _head(iou_thr=0.5)
     with pytest.raises(ValueError, match="nms must be 'soft' or 'hard'"):
         _head(nms='greedy')
+
+
+@pytest.mark.parametrize('order', [[0, 1], [1, 0]])
+def test_class_agnostic_hard_nms_in_the_head_keeps_the_lower_label_on_a_tie(order):
+    # Labels 4 and 3 on one span at one saturated score: the tie rule keeps label 3,
+    # whichever candidate comes first (the head used to zero the labels first).
+    from mmstda.models.heads.anchor_free.decoding import suppress
+
+    segments = torch.tensor([[10.0, 20.0], [10.0, 20.0]])[order]
+    labels = torch.tensor([4, 3])[order]
+    kept, scores, kept_labels = suppress(
+        segments, torch.ones(2), labels, 'hard', 0.5, 0.7, 0.001, None, True, 10
+    )
+    assert kept.tolist() == [[10.0, 20.0]] and kept_labels.tolist() == [3]

@@ -114,6 +114,29 @@ def test_bad_inputs_are_named():
         build(freeze_backbone=True)
 
 
+@pytest.mark.parametrize('adapter_type', ['stda', 'temporal'])
+def test_a_trunk_with_adapters_is_refused(adapter_type):
+    # The encoder sees the visible tokens only: 2 of the 4 positions at mask_ratio
+    # 0.5, so an adapter reshaping them to the 2 x 2 grid would read 1 time step
+    # where there are 2.
+    with pytest.raises(
+        ValueError,
+        match=rf"DecoupledAdapterViT has adapters \(adapter_type='{adapter_type}'\) after "
+        r'blocks \[1\].*adapter_type=None',
+    ):
+        build(adapter_type=adapter_type, adapter_index=[1])
+
+
+def test_the_trunk_without_adapters_still_pretrains():
+    torch.manual_seed(0)
+    model = build(adapter_type=None)
+    assert all(getattr(block, 'adapter', None) is None for block in model.backbone.blocks)
+    loss = model(torch.randn(2, 3, 4, 16, 16), mode='loss')['loss']
+    assert loss.isfinite() and loss > 0
+    loss.backward()
+    assert model.backbone.blocks[0].attn.qkv.weight.grad is not None
+
+
 def _export_tool():
     spec = importlib.util.spec_from_file_location(
         'export_pretrained_backbone', osp.join(REPO_ROOT, 'tools', 'export_pretrained_backbone.py')

@@ -78,8 +78,9 @@ def suppress(
             segments, scores, labels, sigma, min_score, max_num, class_agnostic
         )
     else:
-        groups = torch.zeros_like(labels) if class_agnostic else labels
-        keep = batched_nms_1d(segments, scores, groups, iou_thr)[:max_num]
+        # The real labels go in even when class-agnostic: they break score ties.
+        keep = batched_nms_1d(segments, scores, labels, iou_thr, class_agnostic=class_agnostic)
+        keep = keep[:max_num]
         kept_scores = scores[keep]
     kept, kept_labels = segments[keep], labels[keep]
     if voting_iou_thr is not None:

@@ -1,7 +1,64 @@
 """Which ground truth each pyramid position learns (ActionFormer-style assignment)."""
 
+import math
+
 import torch
 from torch import Tensor
+
+from .pyramid import level_lengths
+
+
+def default_regress_ranges(strides: tuple[int, ...]) -> tuple[tuple[float, float], ...]:
+    """ActionFormer's regression ranges: ``[4 s_{l-1}, 4 s_l)`` per level, open-ended.
+
+    Level ``l`` learns reaches from 4 strides of the level below it to 4 of its
+    own strides, the finest from 0 and the coarsest up to infinity. A level of
+    stride ``s`` thus learns gestures of about ``4 s`` to ``8 s`` frames (a
+    position's reach is at least half the gesture), and strides 1-32 give
+    ``(0, 4), (4, 8), ..., (64, inf)``.
+
+    Args:
+        strides (tuple[int, ...]): Stride of each level in frames, finest first.
+
+    Returns:
+        tuple[tuple[float, float], ...]: One ``(lo, hi)`` per level.
+    """
+    bounds = [0.0, *(4.0 * s for s in strides[:-1]), math.inf]
+    return tuple(zip(bounds[:-1], bounds[1:]))
+
+
+def level_max_reach(window_frames: int, stride: int, center_radius: float | None) -> float:
+    """The largest reach a position of one level can have for any ground truth of a window.
+
+    Ground truths lie inside ``[0, window_frames]`` (windows clip them). For a
+    position ``p`` the farther boundary of a ground truth ``[a, b]`` containing it
+    is at most ``window_frames - p`` to the right (``b`` at the window's end) or
+    ``p`` to the left (``a`` at 0); centre sampling (the centre within ``rho =
+    center_radius * stride`` of ``p``) caps these at ``p + 2 rho`` and
+    ``window_frames - p + 2 rho``. Every smaller reach is possible too, so a level
+    whose regression range starts above this value can never hold a positive.
+
+    Args:
+        window_frames (int): Input frames T of a window.
+        stride (int): The level's stride in frames.
+        center_radius (float, optional): Centre-sampling radius in strides; None
+            for none.
+
+    Returns:
+        float: The largest reach in frames (0 where no position lies in the window).
+    """
+    # Plain floats, not tensors: the head may be built on the meta device.
+    (length,) = level_lengths(window_frames, (stride,))
+    slack = math.inf if center_radius is None else 2 * center_radius * stride
+    best = 0.0
+    for j in range(length):
+        p = j * stride + (stride - 1) / 2  # as level_positions places it
+        if p >= window_frames:
+            continue  # past the last frame: inside no ground truth
+        right = min(window_frames - p, p + slack)
+        left = min(p, window_frames - p + slack)
+        best = max(best, right, left)
+    return best
 
 
 def assign_targets(
