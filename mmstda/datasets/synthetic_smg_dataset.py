@@ -7,9 +7,11 @@ import os.path as osp
 import shutil
 from dataclasses import asdict
 
+from filelock import FileLock
 from mmaction.registry import DATASETS
 from mmengine.dist import barrier, get_rank
 from mmengine.logging import print_log
+from mmengine.utils import mkdir_or_exist
 
 from mmstda.utils.errors import UserInputError
 
@@ -45,24 +47,34 @@ def ensure_synthetic_smg(data_root: str, generator: dict | None = None) -> str:
         check_generator_settings(data_root, generator)
     else:
         if get_rank() == 0:
-            if osp.exists(data_root) and os.listdir(data_root):
-                raise FileExistsError(
-                    f'{data_root} exists but holds no {SPLIT_FILE}: it is not a complete '
-                    'synthetic SMG data set. Remove it or point data_root elsewhere.'
-                )
-            options = dict(generator or {})
-            workers = int(options.pop('workers', 2))
-            partial = data_root.rstrip('/') + '.partial'
-            shutil.rmtree(partial, ignore_errors=True)
-            print_log(f'Generating synthetic SMG-like data into {data_root} ...', 'current')
-            generate_synthetic_smg(
-                partial, SyntheticSMGConfig(**options), workers=workers, progress=True
-            )
-            if osp.isdir(data_root):
-                os.rmdir(data_root)
-            os.replace(partial, data_root)
+            # Several processes on one machine may want the same data set at once
+            # (e.g. run_ablation.py --jobs 2): one generates, the others wait.
+            # filelock comes with torch.
+            mkdir_or_exist(osp.dirname(osp.abspath(data_root)))
+            with FileLock(osp.abspath(data_root).rstrip('/') + '.lock'):
+                if osp.isfile(osp.join(data_root, SPLIT_FILE)):
+                    check_generator_settings(data_root, generator)
+                else:
+                    _generate(data_root, generator)
         barrier()
     return data_root
+
+
+def _generate(data_root: str, generator: dict | None) -> None:
+    if osp.exists(data_root) and os.listdir(data_root):
+        raise FileExistsError(
+            f'{data_root} exists but holds no {SPLIT_FILE}: it is not a complete '
+            'synthetic SMG data set. Remove it or point data_root elsewhere.'
+        )
+    options = dict(generator or {})
+    workers = int(options.pop('workers', 2))
+    partial = data_root.rstrip('/') + '.partial'
+    shutil.rmtree(partial, ignore_errors=True)
+    print_log(f'Generating synthetic SMG-like data into {data_root} ...', 'current')
+    generate_synthetic_smg(partial, SyntheticSMGConfig(**options), workers=workers, progress=True)
+    if osp.isdir(data_root):
+        os.rmdir(data_root)
+    os.replace(partial, data_root)
 
 
 def check_generator_settings(data_root: str, generator: dict | None) -> None:

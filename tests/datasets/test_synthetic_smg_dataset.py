@@ -6,6 +6,7 @@ import pytest
 from mmengine.logging import MMLogger
 
 from mmstda.datasets import SyntheticSMGDataset
+from mmstda.datasets.synthetic_smg_dataset import ensure_synthetic_smg
 from mmstda.utils.errors import UserInputError
 
 TINY = dict(num_videos=3, frame_size=32, seed=1, workers=1)
@@ -73,3 +74,32 @@ def test_without_generator_settings_a_custom_folder_is_used_with_a_warning(tmp_p
     warnings = [r.getMessage() for r in handler.records if r.levelname == 'WARNING']
     assert any("other settings than the generator's defaults" in w for w in warnings), warnings
     assert any('num_videos: 3 on disk, 12 wanted' in w for w in warnings), warnings
+
+
+def _generate_in_a_process(root: str, outcome) -> None:
+    try:
+        ensure_synthetic_smg(root, TINY)
+        outcome.put('ok')
+    except Exception as error:  # reported to the parent, which asserts on it
+        outcome.put(f'{type(error).__name__}: {error}')
+
+
+def test_processes_asking_for_the_same_data_at_once_all_get_it_whole(tmp_path):
+    # run_ablation.py --jobs 2 starts two trainings that both find the validation
+    # data missing; they used to render into one .partial folder and one crashed
+    # (FileNotFoundError on a finelabels CSV the other had moved away).
+    import multiprocessing
+
+    root = str(tmp_path / 'synthetic')
+    context = multiprocessing.get_context('spawn')
+    outcome = context.Queue()
+    workers = [
+        context.Process(target=_generate_in_a_process, args=(root, outcome)) for _ in range(3)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=300)
+    assert sorted(outcome.get(timeout=5) for _ in workers) == ['ok'] * 3
+    dataset = SyntheticSMGDataset(data_root=root, generator=TINY, split='train', window_frames=8)
+    assert len(dataset) > 0 and not osp.exists(root + '.partial')
