@@ -79,14 +79,15 @@ def _set_malloc_mmap_threshold(nbytes: int) -> None:
 _set_malloc_mmap_threshold(64 * 1024)
 
 import torch  # noqa: E402
-from mmaction.models.backbones.vit_mae import VisionTransformer  # noqa: E402
 
+# mmstda first: it supplies the localizers/drn module that mmaction2 1.2.0's wheel
+# lacks, without which `import mmaction.models` fails.
 try:
     import mmstda  # noqa: F401, E402
 except ImportError:
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     import mmstda  # noqa: F401, E402
-
+from mmaction.models.backbones.vit_mae import VisionTransformer  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402
 
 from mmstda.models.backbones import DecoupledAdapterViT  # noqa: E402
