@@ -8,7 +8,9 @@ HERE = osp.dirname(osp.abspath(__file__))
 # `mim train mmstda CONFIG` / `mim test mmstda ...` run the package's own
 # `.mim/tools/{train,test}.py` and find configs in `.mim/configs`, the layout every
 # OpenMMLab package ships; the wheel gets copies of tools/ and configs/ there, and
-# of checkpoints/ (the small pretrained trunk the demo config loads).
+# of checkpoints/ (the small pretrained trunk the demo config loads). The tools' own
+# packages (tools/_helpers, tools/analysis/ablation) travel inside tools/: they are
+# imported from the tools' folders, not installed as packages.
 MIM_FOLDERS = ('tools', 'configs', 'checkpoints')
 
 
@@ -56,7 +58,7 @@ setup(
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     python_requires='>=3.10',
-    packages=find_packages(exclude=('configs', 'tools', 'tests', 'tests.*')),
+    packages=find_packages(exclude=('configs', 'tools', 'tools.*', 'tests', 'tests.*')),
     # mmcv is not listed: pip would build full mmcv from source. Install
     # mmcv-lite (CPU) or mmcv (GPU) as the README says.
     install_requires=read_requirements('runtime.txt'),

@@ -1,4 +1,5 @@
 import os.path as osp
+import sys
 
 import cv2
 import numpy as np
@@ -6,6 +7,13 @@ import pytest
 import torch
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+# The tools' own packages (tools/_helpers, tools/analysis/ablation) are imported as the
+# tools import them, from the tools' folders; appended, so that tools/test.py does not
+# shadow the standard library's test package.
+for _folder in (osp.join(REPO_ROOT, 'tools'), osp.join(REPO_ROOT, 'tools', 'analysis')):
+    if _folder not in sys.path:
+        sys.path.append(_folder)
 
 # The models under test are tiny: on a 2-core machine, thread start-up per op
 # costs more than a second thread gains.

@@ -24,10 +24,15 @@ except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import mmstda  # noqa: F401
 
+# The tools' helpers (tools/_helpers), from a source checkout and from mmstda/.mim/tools.
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
 from mmstda.apis import init_online_recognizer
-from mmstda.utils.launch import UserInputError, user_errors
+from mmstda.utils.errors import UserInputError
 from mmstda.utils.operating_point import add_score_thr_argument, resolve_score_thr
 from mmstda.visualization import draw_timeline
+
+from _helpers.launch import user_errors
 
 CSV_HEADER = ['video_id', 'label', 'start_frame', 'end_frame', 'score']
 

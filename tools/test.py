@@ -16,21 +16,25 @@ except ImportError:  # run from a source checkout that is not pip-installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import mmstda  # noqa: F401
 
+# The tools' helpers (tools/_helpers), from a source checkout and from mmstda/.mim/tools.
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
 from mmstda.utils.checkpoint import require_matching_checkpoint
-from mmstda.utils.console import concise_console
-from mmstda.utils.cpu_threads import set_cpu_threads
-from mmstda.utils.launch import (
-    UserInputError,
+from mmstda.utils.errors import UserInputError
+from mmstda.utils.operating_point import (
+    add_score_thr_argument,
+    apply_score_thr,
+    resolve_score_thr,
+)
+
+from _helpers.console import concise_console
+from _helpers.cpu_threads import set_cpu_threads
+from _helpers.launch import (
     apply_runner_args,
     build_runner,
     load_config,
     parse_runner_args,
     user_errors,
-)
-from mmstda.utils.operating_point import (
-    add_score_thr_argument,
-    apply_score_thr,
-    resolve_score_thr,
 )
 
 

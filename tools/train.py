@@ -19,12 +19,17 @@ except ImportError:  # run from a source checkout that is not pip-installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import mmstda  # noqa: F401
 
+# The tools' helpers (tools/_helpers), from a source checkout and from mmstda/.mim/tools.
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
 from mmengine.dist import is_main_process
 from mmengine.logging import MessageHub
 
-from mmstda.utils.console import concise_console
-from mmstda.utils.cpu_threads import set_cpu_threads
-from mmstda.utils.launch import (
+from mmstda.utils.operating_point import read_operating_point
+
+from _helpers.console import concise_console
+from _helpers.cpu_threads import set_cpu_threads
+from _helpers.launch import (
     apply_runner_args,
     build_runner,
     load_config,
@@ -32,8 +37,7 @@ from mmstda.utils.launch import (
     require_checkpoint_to_resume,
     user_errors,
 )
-from mmstda.utils.operating_point import read_operating_point
-from mmstda.utils.run_summary import best_checkpoint, format_summary
+from _helpers.run_summary import best_checkpoint, format_summary
 
 TOOLS_DIR = osp.dirname(osp.abspath(__file__))
 

@@ -1,3 +1,11 @@
+"""What the library itself uses: checkpoint loading, class-balance maths, the operating point,
+user-input errors and the mmaction2 compatibility patches.
+
+Nothing here imports ``mmstda.models`` or a private name of ``mmstda.evaluation``
+(``tests/utils/test_layering.py``). What only the tools use lives beside them:
+``tools/_helpers`` (start-up, console, run summary) and ``tools/analysis/ablation``.
+"""
+
 from .checkpoint import (
     CheckpointError,
     UnsafeCheckpointError,

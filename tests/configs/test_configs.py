@@ -10,7 +10,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmstda  # noqa: F401  (registers components, patches mmaction:: lookup)
-from mmstda.utils.launch import check_component_types
+
+from _helpers.launch import check_component_types
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(

@@ -27,10 +27,13 @@ except ImportError:  # run from a source checkout that is not pip-installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     import mmstda  # noqa: F401
 
+# The tools' helpers (tools/_helpers), from a source checkout and from mmstda/.mim/tools.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
 from mmaction.registry import MODELS
 from mmengine.registry import init_default_scope
 
-from mmstda.utils.launch import load_config, user_errors
+from _helpers.launch import load_config, user_errors
 
 
 def parse_args() -> argparse.Namespace:

@@ -12,7 +12,7 @@ rerun skips it, resumes a run that was interrupted during training, and retrains
 a run whose config changed. The report (``results.json``, ``results.md`` and
 ``results.png``) is rewritten from every finished run at the end.
 
-Variants are overrides of the base config (``mmstda/utils/ablation_variants.py``);
+Variants are overrides of the base config (``tools/analysis/ablation/variants.py``);
 ``--check`` builds each of them and says which can run here.
 
 ``--jobs N`` runs N runs at once. Each run's training uses one intra-op thread
@@ -47,7 +47,16 @@ except ImportError:  # run from a source checkout that is not pip-installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     import mmstda  # noqa: F401
 
-from mmstda.utils.ablation_report import (
+# The study's own package (tools/analysis/ablation) and the tools' helpers (tools/_helpers),
+# from a source checkout and from the wheel's mmstda/.mim/tools alike.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
+from mmstda.utils.errors import UserInputError
+from mmstda.utils.operating_point import read_operating_point
+
+from _helpers.launch import load_config, user_errors
+from ablation.report import (
     markdown_table,
     plot_summary,
     rare_labels,
@@ -57,14 +66,12 @@ from mmstda.utils.ablation_report import (
     summarise,
     write_json_atomic,
 )
-from mmstda.utils.ablation_variants import (
+from ablation.variants import (
     VariantUnavailable,
     default_variant_names,
     get_variant,
     variant_config,
 )
-from mmstda.utils.launch import UserInputError, load_config, user_errors
-from mmstda.utils.operating_point import read_operating_point
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT_BASE = 'configs/ablation/study_demo.py'

@@ -23,8 +23,13 @@ try:
 except ImportError:  # run from a source checkout that is not pip-installed
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+# The tools' helpers (tools/_helpers), from a source checkout and from mmstda/.mim/tools.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
 from mmstda.datasets.video_prep import VideoPrepError, transcode_video, video_info
-from mmstda.utils.launch import UserInputError, user_errors
+from mmstda.utils.errors import UserInputError
+
+from _helpers.launch import user_errors
 
 
 def main() -> None:

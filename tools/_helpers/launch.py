@@ -1,4 +1,4 @@
-"""Shared start-up for ``tools/train.py`` and ``tools/test.py``.
+"""Shared start-up of the tools (``tools/train.py``, ``tools/test.py`` and the others).
 
 It turns the mistakes users make most (a wrong config path, a misspelt
 component ``type``) into one clear line instead of a traceback from deep
@@ -20,7 +20,7 @@ import torch.distributed as torch_dist
 from mmengine.config import Config, DictAction
 from mmengine.registry import Registry
 
-from .errors import UserInputError
+from mmstda.utils.errors import UserInputError
 
 
 def load_config(path: str, cfg_options: dict | None = None) -> Config:

@@ -14,9 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mmstda.evaluation.functional.segment_f1 import _counts_to_scores
-
-from .launch import UserInputError
+from mmstda.utils.errors import UserInputError
 
 # Columns of the table, in order: (key in a run's result, header, format of one value).
 METRICS = (
@@ -28,6 +26,23 @@ METRICS = (
 )
 _TITLES = {key: title for key, title, _ in METRICS}
 _TABLE_COLUMNS = ('label', 'num_gt', 'num_pred', 'tp')
+
+
+def pooled_scores(tp: int, num_pred: int, num_gt: int) -> dict:
+    """Precision, recall and F1 of pooled counts, by ``mmstda.evaluation.segment_f1``'s rule.
+
+    P = TP / #predictions, R = TP / #GT, F1 = 2PR / (P + R); every division by zero
+    gives 0, never NaN. (Kept here, with a test pinning it to ``segment_f1``, so the
+    study reads no private name of ``mmstda.evaluation``.)
+
+    Returns:
+        dict: ``precision``, ``recall``, ``f1``, ``tp``, ``num_pred`` and ``num_gt``.
+    """
+    precision = tp / num_pred if num_pred > 0 else 0.0
+    recall = tp / num_gt if num_gt > 0 else 0.0
+    denom = precision + recall
+    f1 = 2 * precision * recall / denom if denom > 0 else 0.0
+    return dict(precision=precision, recall=recall, f1=f1, tp=tp, num_pred=num_pred, num_gt=num_gt)
 
 
 def rare_labels(train_counts: Sequence[int]) -> list[int]:
@@ -74,12 +89,12 @@ def run_scores(table: dict[str, dict], rare: Sequence[int]) -> dict:
     """
     total = table['all']
     pooled = [table[str(label)] for label in rare if str(label) in table]
-    rare_scores = _counts_to_scores(
+    rare_scores = pooled_scores(
         sum(r['tp'] for r in pooled),
         sum(r['num_pred'] for r in pooled),
         sum(r['num_gt'] for r in pooled),
     )
-    overall = _counts_to_scores(total['tp'], total['num_pred'], total['num_gt'])
+    overall = pooled_scores(total['tp'], total['num_pred'], total['num_gt'])
     return dict(
         test_f1=overall['f1'],
         test_precision=overall['precision'],

@@ -4,7 +4,7 @@ import os
 
 from mmengine.logging import MessageHub
 
-from mmstda.utils.run_summary import best_checkpoint, format_summary
+from _helpers.run_summary import best_checkpoint, format_summary
 
 
 def test_best_checkpoint_prefers_best_then_last(tmp_path):

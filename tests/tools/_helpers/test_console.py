@@ -4,7 +4,7 @@ import uuid
 
 from mmengine.logging import MMLogger
 
-from mmstda.utils.console import concise_console
+from _helpers.console import concise_console
 
 
 def test_dumps_go_to_the_log_file_only(tmp_path, capsys):

@@ -3,9 +3,11 @@ import os.path as osp
 
 import pytest
 
-from mmstda.utils.launch import UserInputError, load_config, one_line
+from mmstda.utils.errors import UserInputError
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from _helpers.launch import load_config, one_line
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CONFIGS = sorted(
     osp.relpath(p, REPO_ROOT)
     for p in glob.glob(osp.join(REPO_ROOT, 'configs', '**', '*.py'), recursive=True)

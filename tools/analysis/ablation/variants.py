@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from mmengine.config import Config
 
-from .launch import UserInputError
+from mmstda.utils.errors import UserInputError
 
 ADAPTERS = 'adapters (frozen trunk)'
 FINE_TUNING = 'fine-tuning baseline'

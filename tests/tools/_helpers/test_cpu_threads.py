@@ -4,7 +4,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmstda.utils.cpu_threads import set_cpu_threads
+from _helpers.cpu_threads import set_cpu_threads
 
 
 @pytest.fixture

@@ -1,0 +1,105 @@
+"""tools/analysis/ablation/variants.py: each variant builds the model its row names."""
+
+import copy
+import os.path as osp
+
+import pytest
+import torch
+from mmaction.registry import MODELS
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from mmstda.utils.errors import UserInputError
+
+from ablation.variants import VariantUnavailable, get_variant, variant_config
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))))
+STUDY_CONFIG = osp.join('configs', 'ablation', 'study_demo.py')
+
+
+def _build(cfg: Config):
+    init_default_scope('mmaction')
+    return MODELS.build(copy.deepcopy(cfg.model))
+
+
+def test_linear_probe_trains_no_backbone_parameter(tiny_base):
+    model = _build(variant_config(tiny_base, get_variant('linear-probe')))
+    assert model.backbone.adapter_type is None
+    assert not any(p.requires_grad for p in model.backbone.parameters())
+    assert any(p.requires_grad for p in model.head.parameters())
+
+
+def test_asba_variants_remove_asba_and_cb_loss_balances_the_head(tiny_base):
+    assert any(s.type == 'ASBATransform' for s in tiny_base.train_dataloader.dataset.pipeline)
+    for name in ('asba-off', 'cb-loss'):
+        cfg = variant_config(tiny_base, get_variant(name))
+        assert not [s for s in cfg.train_dataloader.dataset.pipeline if s.type == 'ASBATransform']
+        assert 'ASBAHook' not in [h.type for h in cfg.custom_hooks]
+    cfg = variant_config(tiny_base, get_variant('cb-loss'))
+    assert cfg.model.head.class_balanced is True
+    assert [h.type for h in cfg.custom_hooks] == ['ClassBalanceHook']
+    assert _build(cfg).head.class_balanced
+
+
+def test_fine_tuning_baseline_is_the_stock_vit_loaded_from_the_same_checkpoint(
+    tiny_base, tiny_trunk
+):
+    model = _build(variant_config(tiny_base, get_variant('vit-fullft')))
+    assert type(model.backbone).__name__ == 'VisionTransformer'
+    assert all(p.requires_grad for p in model.backbone.parameters())
+    model.backbone.init_weights()
+    saved = torch.load(tiny_trunk)['state_dict']
+    keys = (
+        'patch_embed.projection.weight',
+        'blocks.0.attn.qkv.weight',
+        'blocks.0.mlp.layers.1.weight',
+    )
+    for key in keys:
+        assert torch.equal(model.backbone.state_dict()[key], saved[f'backbone.{key}']), key
+
+
+def test_x3d_baseline_runs_in_the_same_detector(tiny_base):
+    model = _build(variant_config(tiny_base, get_variant('x3d')))
+    assert type(model.backbone).__name__ == 'X3D'
+    cls_logits, _ = model(torch.randn(1, 3, 16, 32, 32), mode='tensor')
+    assert cls_logits.shape == (1, 17, 16)  # one score per class and window frame
+
+
+def test_anchor_free_variant_ranks_epochs_as_its_own_config_does(tiny_base):
+    """The head's scores need the swept F1 to pick the best epoch and its threshold."""
+    cfg = variant_config(tiny_base, get_variant('afhead'))
+    assert cfg.model.head.type == 'AnchorFreeTADHead'
+    assert cfg.model.head.in_channels == tiny_base.model.head.in_channels
+    # The head is checked against the base's windows (16 frames here), not the demo's.
+    assert cfg.model.head.window_frames == tiny_base.train_dataloader.dataset.window_frames == 16
+    assert cfg.default_hooks.checkpoint.save_best == 'mg/best_f1'
+    assert cfg.default_hooks.operating_point.metric == 'mg/best_f1'
+    assert 0.05 in cfg.val_evaluator.sweep_thresholds
+    # Only those keys change in the hooks: the base's other checkpoint settings stay.
+    for key, value in tiny_base.default_hooks.checkpoint.items():
+        if key != 'save_best':
+            assert cfg.default_hooks.checkpoint[key] == value, key
+
+
+def test_anchor_free_variant_refuses_a_pyramid_that_misfits_the_bases_window(tiny_base):
+    # The demo's strides 2, 4, 8 in 16-frame windows: stride 8's (16, inf) is out of
+    # reach (positions 3.5 and 11.5; at most 16 - 3.5 = 12.5 frames).
+    cfg = variant_config(tiny_base, get_variant('afhead'))
+    with pytest.raises(ValueError, match=r'stride 8 can never hold .*window_frames=16'):
+        _build(cfg)
+    study = Config.fromfile(osp.join(REPO_ROOT, STUDY_CONFIG))
+    assert variant_config(study, get_variant('afhead')).model.head.window_frames == 64
+
+
+def test_variants_that_start_from_the_pretrained_trunk_refuse_a_base_without_one(tiny_base):
+    cfg = copy.deepcopy(tiny_base)
+    cfg.model.backbone.pretrained = None
+    for name in ('temporal', 'vit-fullft'):
+        with pytest.raises(VariantUnavailable, match=f"'{name}' needs a pretrained trunk"):
+            variant_config(cfg, get_variant(name))
+    assert variant_config(cfg, get_variant('x3d')).model.backbone.type == 'X3D'  # from scratch
+    cfg.model.backbone.pretrained = 'checkpoints/missing.pth'
+    with pytest.raises(VariantUnavailable, match='needs the pretrained trunk checkpoints/missing'):
+        variant_config(cfg, get_variant('stda'))
+    with pytest.raises(UserInputError, match="unknown variant 'stda2'; expected one of"):
+        get_variant('stda2')
