@@ -73,8 +73,9 @@ def tool_commands(code: str) -> list[tuple[str, list[str]]]:
     commands = []
     for line in code.splitlines():
         for match in _PYTHON_TOOL.finditer(line):
-            # The command ends at a shell separator or a comment.
-            args = re.split(r'&&|\|\||[|;]|\s#', match.group(2))[0]
+            # The command ends at a shell separator or a comment. A pipe needs
+            # spaces around it: `CHECKPOINT|WORK_DIR` in a synopsis is one argument.
+            args = re.split(r'&&|\|\||\s\|\s|;|\s#', match.group(2))[0]
             commands.append((match.group(1), _FLAG.findall(args)))
     return commands
 
@@ -171,6 +172,12 @@ def _read(path: str) -> str:
 
 
 # -- the checker itself --------------------------------------------------------
+
+
+def test_a_synopsis_alternative_does_not_hide_the_flags_after_it():
+    # `CHECKPOINT|WORK_DIR` is one argument, not a pipe: the flags after it count.
+    code = 'python tools/test.py CONFIG CHECKPOINT|WORK_DIR [--show-dir DIR] | tee log'
+    assert tool_commands(code) == [('tools/test.py', ['--show-dir'])]
 
 
 def test_checker_reports_a_renamed_flag():
