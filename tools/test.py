@@ -74,6 +74,8 @@ def merge_args(cfg, args: argparse.Namespace):
     apply_runner_args(cfg, args)
     cfg.load_from = resolve_checkpoint(args.checkpoint)
     score_thr, source = resolve_score_thr(args.score_thr, cfg.load_from)
+    # Read once: --online streams at the same threshold (and warns only once).
+    args.resolved_score_thr = score_thr
     print(f'score_thr={score_thr}: {source}')
     if score_thr is not None and apply_score_thr(cfg.model, score_thr):
         print(f'score_thr={score_thr} opens runs in the OnlineTADHead (model.head.test_cfg)')
@@ -163,7 +165,7 @@ def main() -> None:
         if args.online:
             if args.dump is not None or args.launcher != 'none':
                 raise UserInputError('--online runs in one process and writes no --dump pickle')
-            test_online(cfg, resolve_score_thr(args.score_thr, cfg.load_from)[0])
+            test_online(cfg, args.resolved_score_thr)
             return
         with concise_console():
             runner = build_runner(cfg, args.launcher)

@@ -54,7 +54,6 @@ class OperatingPointHook(Hook):
     priority = 'NORMAL'
 
     def __init__(self, metric: str = 'mg/f1') -> None:
-        self.metric = metric
         prefix = metric.rsplit('/', 1)[0] + '/' if '/' in metric else ''
         self.thr_key = f'{prefix}best_score_thr'
         self.f1_key = f'{prefix}best_f1'

@@ -299,7 +299,9 @@ class MicroGestureF1Metric(BaseMetric):
         return dict(segments=segments, labels=labels, scores=scores)
 
     def _group_by_video(self, results: list) -> dict[str, dict]:
-        """Concatenates each video's window predictions; takes its GT once."""
+        """Groups the windows by video, takes its GT once (checking every copy agrees),
+        its score trace and its length; predictions stay per window for
+        :meth:`_at_threshold`."""
         videos: dict[str, dict] = {}
         for window in results:
             video = videos.get(window['video_id'])
