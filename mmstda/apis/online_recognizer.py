@@ -1,5 +1,6 @@
 """Online micro-gesture recognition on a live stream of frames."""
 
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -30,9 +31,22 @@ class OnlineRecognizer:
     the few closed segments an open run may still suppress.
 
     Latency. Attention inside a clip looks both ways, so a frame is scored once its
-    clip is complete: the floor is one clip, ``clip_frames * frame_interval`` native
-    frames (16 x 1 = 0.57 s at 28 fps), plus the decoder's delay (a segment waits
-    while a still-open run could suppress it, see :class:`SegmentDecoder`).
+    clip is complete: the floor is one clip, ``frames_per_clip`` native frames
+    (``clip_frames * frame_interval``, 16 x 1 = 0.57 s at 28 fps), plus the
+    decoder's wait (a segment waits while a still-open run could suppress it; see
+    :class:`SegmentDecoder` and :meth:`latency_bound_frames`). A segment is emitted
+    only once its last native frame has been received, so ``emitted_frame >=
+    end_frame`` always holds.
+
+    Throughput. The clips completed by one :meth:`process` call go through the
+    model in one forward (up to ``max_clips_per_forward``), which gives the same
+    output as one clip per forward at a lower cost per frame: when frames are
+    waiting (a file, or a live source after a stall), pass them in one call.
+
+    Dropped frames. A live source that falls behind may drop frames; :meth:`skip`
+    tells the recognizer, so that frame numbers stay on the source's clock. The
+    model sees the frames around the gap as consecutive (drop whole clips,
+    ``frames_per_clip`` native frames, to keep each clip a clean one).
 
     The last, partial clip of a video is completed by repeating its last frame, as
     the test windows do past a video's end (``SampleMGWindow``); only the real frames
@@ -57,6 +71,8 @@ class OnlineRecognizer:
         score_thr (float, optional): The operating point: the head's run-opening
             threshold for this stream, and segments scoring below it are not
             emitted. Defaults to None (the head's ``test_cfg.score_thr``).
+        max_clips_per_forward (int): Most clips one forward takes when several are
+            complete (bounds the activations' memory). Defaults to 8.
     """
 
     def __init__(
@@ -66,7 +82,18 @@ class OnlineRecognizer:
         frame_interval: int = 1,
         class_names: Sequence[str] | None = None,
         score_thr: float | None = None,
+        max_clips_per_forward: int = 8,
     ) -> None:
+        if isinstance(max_clips_per_forward, bool) or not isinstance(
+            max_clips_per_forward, int | np.integer
+        ):
+            raise TypeError(
+                f'max_clips_per_forward must be an int >= 1, got {max_clips_per_forward!r}'
+            )
+        if max_clips_per_forward < 1:
+            raise ValueError(
+                f'max_clips_per_forward must be an int >= 1, got {max_clips_per_forward}'
+            )
         if score_thr is not None and not 0.0 <= score_thr <= 1.0:
             raise ValueError(f'score_thr must be in [0, 1], got {score_thr}')
         if isinstance(frame_interval, bool) or not isinstance(frame_interval, int | np.integer):
@@ -102,16 +129,56 @@ class OnlineRecognizer:
             float(model.head.test_cfg['score_thr']) if score_thr is None else float(score_thr)
         )
         self.clip_frames = model.stream_clip_frames
+        self.max_clips_per_forward = int(max_clips_per_forward)
+        self.num_segments = 0
         self.reset()
 
+    @property
+    def frames_per_clip(self) -> int:
+        """Native frames per model clip: the latency floor, and the unit to drop in."""
+        return self.clip_frames * self.frame_interval
+
+    def latency_bound_frames(self, duration_frames: int) -> int:
+        """Typical emission latency of a segment ``duration_frames`` native frames long.
+
+        Native frames from the segment's end to its emission: up to one clip
+        before its last frame is scored, then the decoder's wait, at most
+        ``(1 / nms_iou_thr - 1)`` times the longest segment of its NMS group (its
+        own length when no longer segment overlaps it), then up to
+        ``frame_interval`` frames until its last native frame is in. A chain of
+        overlapping segments can hold a segment longer (see
+        :class:`SegmentDecoder`): this is the typical bound, not a guarantee.
+
+        Args:
+            duration_frames (int): The segment's length in native frames.
+
+        Returns:
+            int: The bound in native frames.
+        """
+        iou = self._decoder.nms_iou_thr
+        wait = math.ceil((1.0 / iou - 1.0) * max(int(duration_frames), 0))
+        return self.frames_per_clip + wait + self.frame_interval
+
     def reset(self) -> None:
-        """Start a new video: drop all buffered frames and state."""
-        self.num_frames_seen = 0  # native frames received
+        """Start a new video: drop all buffered frames and state (and the counts)."""
+        self._start_video()
+        self.num_segments = 0
+
+    def _start_video(self) -> None:
+        self.num_frames_seen = 0  # native frames received (or skipped)
+        self.num_frames_skipped = 0  # native frames dropped by the source (skip())
         self._frame_shape: tuple | None = None
-        self._clip: list[np.ndarray] = []
+        self._clip: list[np.ndarray] = []  # transformed frames not run yet
         self._state: dict | None = None
         self._decoder = self.model.head.build_decoder(self.frame_interval, self.score_thr)
-        self.num_segments = 0
+        # Model frame index -> native frame: (model index, native frame) at each jump
+        # of the native clock (skip()), the first one (0, 0). Pruned to what an open
+        # run or a pending segment may still need.
+        self._model_frames = 0
+        self._anchors: list[tuple[int, int]] = [(0, 0)]
+        # Decoded segments whose last native frame has not been received yet.
+        self._held: list[dict] = []
+        self._new_video = False
         # Per frame decoded by the latest call: the highest class probability.
         self.last_frame_scores = np.zeros(0, dtype=np.float32)
         self._frame_score_parts: list[np.ndarray] = []
@@ -151,17 +218,42 @@ class OnlineRecognizer:
                 f'frame size changed from {self._frame_shape} to {frames.shape[1:]} after '
                 f'{self.num_frames_seen} frames; call reset() before a new video'
             )
+        self._begin_if_new()
         offsets = np.arange(len(frames)) + self.num_frames_seen
-        kept = frames[offsets % self.frame_interval == 0]
+        kept_at = offsets[offsets % self.frame_interval == 0]
         self.num_frames_seen += len(frames)
         segments = []
-        if len(kept):
-            for frame in self._apply_transforms(list(kept)):
-                self._clip.append(frame)
-                if len(self._clip) == self.clip_frames:
-                    segments += self._run_clip(num_real=self.clip_frames)
+        if len(kept_at):
+            self._record_native(int(kept_at[0]))
+            self._model_frames += len(kept_at)
+            kept = frames[kept_at - offsets[0]]
+            self._clip += self._apply_transforms(list(kept))
+            segments = self._run_complete_clips()
         self._collect_frame_scores()
-        return self._to_dicts(segments)
+        return self._emit(segments)
+
+    def skip(self, num_frames: int) -> list[dict]:
+        """The source dropped the next ``num_frames`` native frames.
+
+        The native clock moves on, so later segments keep the source's frame
+        numbers; the model sees the frames before and after the gap as
+        consecutive. Drop whole clips (``frames_per_clip`` native frames) where you
+        can: the model then loses whole clips, not random frames inside one.
+
+        Args:
+            num_frames (int): Native frames dropped (>= 0).
+
+        Returns:
+            list[dict]: Segments that became due (as :meth:`process` returns them).
+        """
+        if isinstance(num_frames, bool) or not isinstance(num_frames, int | np.integer):
+            raise TypeError(f'num_frames must be an int >= 0, got {num_frames!r}')
+        if num_frames < 0:
+            raise ValueError(f'num_frames must be an int >= 0, got {num_frames}')
+        self._begin_if_new()
+        self.num_frames_seen += int(num_frames)
+        self.num_frames_skipped += int(num_frames)
+        return self._emit([])
 
     def ongoing(self) -> list[dict]:
         """Gestures in progress: started (a run is open) and not ended yet.
@@ -185,10 +277,13 @@ class OnlineRecognizer:
 
     @torch.no_grad()
     def finish(self) -> list[dict]:
-        """Flush: decode the partial last clip, close open segments, reset.
+        """Flush: decode the partial last clip, close open segments, start anew.
 
         The partial clip is padded by repeating its last frame; the padding's
-        scores are not decoded.
+        scores are not decoded. A segment still open at the end of the video
+        ends at its last frame (``end_frame <= num_frames_seen``).
+        ``num_segments``, ``num_frames_seen`` and ``num_frames_skipped`` keep the
+        finished video's counts until the next frames arrive.
 
         Returns:
             list[dict]: The remaining segments, as :meth:`process` returns them.
@@ -196,13 +291,16 @@ class OnlineRecognizer:
         segments = []
         if self._clip:
             num_real = len(self._clip)
-            self._clip += [self._clip[-1]] * (self.clip_frames - num_real)
-            segments = self._run_clip(num_real)
-        segments = self._to_dicts(segments + self._decoder.finish())
+            self._clip += [self._clip[-1]] * (-num_real % self.clip_frames)
+            segments = self._run_clips(len(self._clip) // self.clip_frames, num_real)
+        segments = self._emit(segments + self._decoder.finish(), flush=True)
         self._collect_frame_scores()
         frame_scores = self.last_frame_scores
-        self.reset()
+        counts = self.num_frames_seen, self.num_frames_skipped
+        self._start_video()
+        self.num_frames_seen, self.num_frames_skipped = counts
         self.last_frame_scores = frame_scores
+        self._new_video = True
         return segments
 
     def state_nbytes(self) -> int:
@@ -210,16 +308,32 @@ class OnlineRecognizer:
         tensors = _tensors_in(self._state)
         model_bytes = sum(t.numel() * t.element_size() for t in tensors)
         frame_bytes = sum(f.nbytes for f in self._clip)
-        return model_bytes + frame_bytes + 64 * self._decoder.num_pending
+        held = self._decoder.num_pending + len(self._held) + len(self._anchors)
+        return model_bytes + frame_bytes + 64 * held
 
     def _apply_transforms(self, frames: list[np.ndarray]) -> list[np.ndarray]:
         if self.transforms is None:
             return frames
         return self.transforms(frames)
 
-    def _run_clip(self, num_real: int) -> list[dict]:
-        clip = torch.from_numpy(np.stack(self._clip)).permute(3, 0, 1, 2)  # (C, T, H, W)
-        self._clip = []
+    def _begin_if_new(self) -> None:
+        """The first frames after finish(): the finished video's counts end here."""
+        if self._new_video:
+            self.num_segments = self.num_frames_seen = self.num_frames_skipped = 0
+            self._new_video = False
+
+    def _run_complete_clips(self) -> list[Segment]:
+        segments = []
+        while len(self._clip) >= self.clip_frames:
+            num_clips = min(len(self._clip) // self.clip_frames, self.max_clips_per_forward)
+            segments += self._run_clips(num_clips, num_clips * self.clip_frames)
+        return segments
+
+    def _run_clips(self, num_clips: int, num_real: int) -> list[Segment]:
+        """One forward over the first ``num_clips`` buffered clips; decode ``num_real``."""
+        num_frames = num_clips * self.clip_frames
+        clip = torch.from_numpy(np.stack(self._clip[:num_frames])).permute(3, 0, 1, 2)
+        del self._clip[:num_frames]
         data = self.model.data_preprocessor(dict(inputs=[clip], data_samples=None))
         cls_scores, boundary_scores, self._state = self.model.forward_stream(
             data['inputs'], self._state
@@ -234,20 +348,49 @@ class OnlineRecognizer:
         self.last_frame_scores = np.concatenate(parts) if parts else np.zeros(0, np.float32)
         self._frame_score_parts = []
 
-    def _to_dicts(self, segments: list[Segment]) -> list[dict]:
-        kept = [s for s in segments if s.score >= self.score_thr]
-        self.num_segments += len(kept)
-        return [
-            dict(
-                label=s.label,
-                label_name=self.class_names[s.label],
-                start_frame=s.start * self.frame_interval,
-                end_frame=s.end * self.frame_interval,
-                score=s.score,
-                emitted_frame=self.num_frames_seen,
+    def _record_native(self, native: int) -> None:
+        """Anchor the next model frame at ``native`` when the native clock jumped."""
+        if self._native(self._model_frames) != native:
+            self._anchors.append((self._model_frames, native))
+
+    def _native(self, index: int) -> int:
+        """Native frame of model frame ``index``."""
+        for anchor_index, anchor_native in reversed(self._anchors):
+            if anchor_index <= index:
+                return anchor_native + (index - anchor_index) * self.frame_interval
+        raise AssertionError(f'model frame {index} precedes the first anchor')
+
+    def _emit(self, segments: list[Segment], flush: bool = False) -> list[dict]:
+        """Segments to dicts in native frames; hold each until its last frame is in."""
+        for s in segments:
+            if s.score < self.score_thr:
+                continue
+            end = self._native(s.end - 1) + self.frame_interval
+            self._held.append(
+                dict(
+                    label=s.label,
+                    label_name=self.class_names[s.label],
+                    start_frame=self._native(s.start),
+                    end_frame=min(end, self.num_frames_seen) if flush else end,
+                    score=s.score,
+                )
             )
-            for s in kept
-        ]
+        due = [d for d in self._held if d['end_frame'] <= self.num_frames_seen]
+        self._held = [d for d in self._held if d['end_frame'] > self.num_frames_seen]
+        for d in due:
+            d['emitted_frame'] = self.num_frames_seen
+        self.num_segments += len(due)
+        self._prune_anchors()
+        return sorted(due, key=lambda d: (d['start_frame'], d['label']))
+
+    def _prune_anchors(self) -> None:
+        oldest = self._decoder.oldest_frame()
+        oldest = self._model_frames if oldest is None else oldest
+        keep = 0
+        for i, (anchor_index, _) in enumerate(self._anchors):
+            if anchor_index <= oldest:
+                keep = i
+        del self._anchors[:keep]
 
 
 def _tensors_in(obj) -> list[Tensor]:

@@ -477,16 +477,23 @@ class DecoupledAdapterViT(BaseModule):
         return self.norm(tokens)[:, 0]
 
     def forward_stream(self, clip: Tensor, cache: list | None = None) -> tuple[Tensor, list]:
-        """Extract features of the next clip of a stream (online inference).
+        """Extract features of the next clip(s) of a stream (online inference).
+
+        Several consecutive clips in one call (``T = n * num_frames``) give the
+        same features and cache as ``n`` calls of one clip: attention stays
+        inside each clip and the temporal branches run over the whole sequence
+        after the cache. One call amortises the per-call overhead when frames
+        are waiting.
 
         Args:
-            clip (Tensor): ``(B, 3, num_frames, H, W)``, exactly one clip.
+            clip (Tensor): ``(B, 3, n * num_frames, H, W)``: the next ``n >= 1``
+                clips of each of the B streams.
             cache (list[Tensor | None], optional): The cache returned by the
                 previous call for the same stream; None for the first clip.
                 Defaults to None.
 
         Returns:
-            tuple[Tensor, list]: The feature map ``(B, C, num_frames //
+            tuple[Tensor, list]: The feature map ``(B, C, n * num_frames //
             tubelet_size, H', W')`` (always a map, whatever ``return_feat_map``)
             and the cache to pass with the next clip (one entry per adapter,
             constant size).
@@ -496,10 +503,10 @@ class DecoupledAdapterViT(BaseModule):
                 'forward_stream needs causal=True: a non-causal adapter looks at '
                 'future frames, which a stream does not have yet'
             )
-        if clip.dim() != 5 or clip.shape[2] != self.num_frames:
+        if clip.dim() != 5 or clip.shape[2] == 0 or clip.shape[2] % self.num_frames:
             raise ValueError(
-                f'forward_stream expects one clip of shape (B, C, {self.num_frames}, H, W), '
-                f'got {tuple(clip.shape)}'
+                f'forward_stream expects whole clips, of shape (B, C, n * {self.num_frames}, '
+                f'H, W), got {tuple(clip.shape)}'
             )
         if cache is not None and len(cache) != len(self.adapter_index):
             raise ValueError(

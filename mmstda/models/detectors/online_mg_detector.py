@@ -182,16 +182,19 @@ class OnlineMGDetector(BaseModel):
     def forward_stream(
         self, clip: Tensor, state: dict | None = None
     ) -> tuple[Tensor, Tensor, dict]:
-        """Process the next clip of a stream, carrying backbone and head state.
+        """Process the next clip(s) of a stream, carrying backbone and head state.
 
         With a causal head and a causal streaming backbone (or one that sees each
         clip on its own, like mmaction's ``VisionTransformer``), concatenating the
-        outputs over consecutive clips equals :meth:`forward` in ``'tensor'`` mode on
-        the whole stream. A fully convolutional backbone (X3D) sees each chunk on
-        its own here, so its stream only approximates the offline output.
+        outputs over consecutive calls equals :meth:`forward` in ``'tensor'`` mode on
+        the whole stream, however the stream is cut into calls (whole clips each).
+        A fully convolutional backbone (X3D) sees each call's frames on their own
+        here, so its stream only approximates the offline output.
 
         Args:
-            clip (Tensor): Normalised frames ``(B, C, stream_clip_frames, H, W)``.
+            clip (Tensor): Normalised frames ``(B, C, n * stream_clip_frames, H, W)``:
+                the next ``n >= 1`` clips of each of B streams. Several clips per
+                call cost less per frame than one (one forward instead of n).
             state (dict, optional): State from the previous call, None to start.
                 Defaults to None.
 
@@ -199,13 +202,16 @@ class OnlineMGDetector(BaseModel):
             tuple: Class probabilities ``(B, K, t)``, boundary probabilities
             ``(B, 2, t)`` and the new state (constant size).
         """
-        if clip.dim() != 5 or clip.size(2) != self.stream_clip_frames:
+        clip_frames = self.stream_clip_frames
+        if clip.dim() != 5 or clip.size(2) == 0 or clip.size(2) % clip_frames:
             raise ValueError(
-                f'expected a clip (B, C, {self.stream_clip_frames}, H, W), got {tuple(clip.shape)}'
+                f'expected whole clips (B, C, n * {clip_frames}, H, W), got {tuple(clip.shape)}'
             )
         state = state or dict(backbone=None, head=None)
         if self.backbone_streams:
             feats, backbone_state = self.backbone.forward_stream(clip, state['backbone'])
+        elif self.clip_frames is not None:
+            feats, backbone_state = self._backbone_clips(clip), None
         else:
             feats, backbone_state = self.backbone(clip), None
         feats = self.neck(feats, clip.size(2))

@@ -135,6 +135,12 @@ class SegmentDecoder:
         """Closed segments an open run may still suppress (bounded, see the class doc)."""
         return len(self._pending)
 
+    def oldest_frame(self) -> int | None:
+        """First frame an open run or a pending segment still refers to (None: none)."""
+        starts = [s.start for s in self._pending]
+        starts += self._run_start[self._run_open].tolist()
+        return min(starts) if starts else None
+
     def ongoing(self) -> list[OngoingRun]:
         """The runs open now, i.e. gestures that started and have not ended.
 

@@ -44,6 +44,32 @@ def test_stream_equals_offline_window(extra):
     torch.testing.assert_close(torch.cat(feats, dim=2), offline, atol=1e-4, rtol=0)
 
 
+@pytest.mark.parametrize(
+    'extra', [dict(adapter_type='stda'), dict(adapter_type='stda', num_frames=2)]
+)
+def test_several_clips_per_call_equal_one_clip_per_call(extra):
+    # What a recognizer does when frames are waiting: cut the stream 1 + 3 + 2
+    # clips instead of 6 times one; features and the cache carried on must not change.
+    model = randomized_causal_model(**extra)
+    clip_frames = model.num_frames
+    x = torch.randn(2, 3, 6 * clip_frames, 32, 32)
+    with torch.no_grad():
+        cache, one_by_one = None, []
+        for start in range(0, x.shape[2], clip_frames):
+            feat, cache = model.forward_stream(x[:, :, start : start + clip_frames], cache)
+            one_by_one.append(feat)
+        cache_cut, cut = None, []
+        for first, last in ((0, 1), (1, 4), (4, 6)):
+            frames = x[:, :, first * clip_frames : last * clip_frames]
+            feat, cache_cut = model.forward_stream(frames, cache_cut)
+            cut.append(feat)
+    torch.testing.assert_close(
+        torch.cat(cut, dim=2), torch.cat(one_by_one, dim=2), atol=1e-5, rtol=0
+    )
+    for a, b in zip(cache_cut, cache):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
 def test_stream_cache_has_constant_size():
     model = randomized_causal_model()
     cache, sizes = None, []
@@ -68,9 +94,9 @@ def test_stream_errors_are_explicit():
         DecoupledAdapterViT(**TINY).forward_stream(torch.randn(1, 3, 4, 32, 32))
     model = randomized_causal_model()
     with pytest.raises(
-        ValueError, match=r'one clip of shape \(B, C, 4, H, W\), got \(1, 3, 8, 32, 32\)'
+        ValueError, match=r'whole clips, of shape \(B, C, n \* 4, H, W\), got \(1, 3, 6, 32, 32\)'
     ):
-        model.forward_stream(torch.randn(1, 3, 8, 32, 32))
+        model.forward_stream(torch.randn(1, 3, 6, 32, 32))
     with torch.no_grad():
         _, cache = model.forward_stream(torch.randn(1, 3, 4, 32, 32))
         with pytest.raises(ValueError, match='adapter cache has shape'):
