@@ -200,6 +200,12 @@ class OnlineRecognizer:
             video), ``score`` and ``emitted_frame`` (native frames received when it
             was emitted: ``emitted_frame - end_frame`` is its latency).
         """
+        segments = self._run_complete_clips() if self._ingest(frames) else []
+        self._collect_frame_scores()
+        return self._emit(segments)
+
+    def _ingest(self, frames: np.ndarray) -> int:
+        """Check, sub-sample and transform frames into the clip buffer; return how many."""
         frames = np.asarray(frames)
         given = frames.shape
         if frames.ndim == 3 and frames.shape[-1] == 3:
@@ -210,7 +216,7 @@ class OnlineRecognizer:
                 '(one (H, W, 3) frame is accepted too; convert grayscale frames to RGB first)'
             )
         if len(frames) == 0:
-            return []
+            return 0
         if self._frame_shape is None:
             self._frame_shape = frames.shape[1:]
         elif frames.shape[1:] != self._frame_shape:
@@ -222,15 +228,12 @@ class OnlineRecognizer:
         offsets = np.arange(len(frames)) + self.num_frames_seen
         kept_at = offsets[offsets % self.frame_interval == 0]
         self.num_frames_seen += len(frames)
-        segments = []
         if len(kept_at):
             self._record_native(int(kept_at[0]))
             self._model_frames += len(kept_at)
             kept = frames[kept_at - offsets[0]]
             self._clip += self._apply_transforms(list(kept))
-            segments = self._run_complete_clips()
-        self._collect_frame_scores()
-        return self._emit(segments)
+        return len(kept_at)
 
     def skip(self, num_frames: int) -> list[dict]:
         """The source dropped the next ``num_frames`` native frames.
@@ -331,15 +334,21 @@ class OnlineRecognizer:
 
     def _run_clips(self, num_clips: int, num_real: int) -> list[Segment]:
         """One forward over the first ``num_clips`` buffered clips; decode ``num_real``."""
+        inputs = self._take_clips(num_clips)
+        cls_scores, boundary_scores, self._state = self.model.forward_stream(inputs, self._state)
+        return self._decode(cls_scores[0], boundary_scores[0], num_real)
+
+    def _take_clips(self, num_clips: int) -> Tensor:
+        """The first ``num_clips`` buffered clips, normalised: ``(1, C, T, H, W)``."""
         num_frames = num_clips * self.clip_frames
         clip = torch.from_numpy(np.stack(self._clip[:num_frames])).permute(3, 0, 1, 2)
         del self._clip[:num_frames]
-        data = self.model.data_preprocessor(dict(inputs=[clip], data_samples=None))
-        cls_scores, boundary_scores, self._state = self.model.forward_stream(
-            data['inputs'], self._state
-        )
-        cls = cls_scores[0, :, :num_real].T.float().cpu().numpy()
-        bnd = boundary_scores[0, :, :num_real].T.float().cpu().numpy()
+        return self.model.data_preprocessor(dict(inputs=[clip], data_samples=None))['inputs']
+
+    def _decode(self, cls_scores: Tensor, boundary_scores: Tensor, num_real: int) -> list:
+        """Decode one stream's probabilities ``(K, t)`` and ``(2, t)``, first ``num_real``."""
+        cls = cls_scores[:, :num_real].T.float().cpu().numpy()
+        bnd = boundary_scores[:, :num_real].T.float().cpu().numpy()
         self._frame_score_parts.append(cls.max(axis=1))
         return self._decoder.update(cls, bnd)
 

@@ -178,22 +178,29 @@ class SegmentDecoder:
                 f'got {boundary_scores.shape}'
             )
         finalised = []
-        for scores, (start_ness, end_ness) in zip(cls_scores, boundary_scores):
+        actives = cls_scores >= self.score_thr
+        starts = boundary_scores[:, 0] >= self.boundary_thr
+        ends = boundary_scores[:, 1] >= self.boundary_thr
+        for scores, active, is_start, is_end in zip(cls_scores, actives, starts, ends):
             t = self.frame_index
-            active = scores >= self.score_thr
-            split = active & self._run_open & (self._run_start < t)
-            split &= start_ness >= self.boundary_thr
-            self._close_runs(self._run_open & (~active | split), end=t)
+            closing = self._run_open & ~active
+            if is_start:
+                closing |= active & self._run_open & (self._run_start < t)
+            if closing.any():
+                self._close_runs(closing, end=t)
             opening = active & ~self._run_open
-            self._run_start[opening] = t
-            self._run_sum[opening] = 0.0
-            self._run_open |= opening
+            if opening.any():
+                self._run_start[opening] = t
+                self._run_sum[opening] = 0.0
+                self._run_open |= opening
             self._run_sum[active] += scores[active]
-            self._last_score = scores.copy()
-            if end_ness >= self.boundary_thr:
+            if is_end and self._run_open.any():
                 self._close_runs(self._run_open.copy(), end=t + 1)
             self.frame_index += 1
-            finalised.extend(self._release())
+            if self._pending:
+                finalised.extend(self._release())
+        if len(cls_scores):
+            self._last_score = cls_scores[-1].copy()
         return sorted(finalised, key=lambda s: (s.start, s.label))
 
     def finish(self) -> list[Segment]:
