@@ -318,3 +318,44 @@ def test_a_tie_winner_is_released_while_an_open_run_still_reaches_the_loser():
     assert decoder.num_pending == 0
     rest = decoder.update(cls[8:], _no_boundaries(32)) + decoder.finish()
     assert rest == [Segment(3, 30, 2, 1.0)]
+
+
+def _overlapping_chain(num_segments: int, scores: np.ndarray) -> np.ndarray:
+    """Segment i: class i % 5 on frames [3i, 3i + 12), probability scores[i].
+
+    Neighbours overlap by 9 of 15 frames (tIoU 0.6): one NMS group at 0.5.
+    """
+    cls = np.zeros((3 * num_segments + 12, 5))
+    for i, score in enumerate(scores):
+        cls[3 * i : 3 * i + 12, i % 5] = score
+    return cls
+
+
+def _max_pending_and_wait(cls: np.ndarray) -> tuple[int, int]:
+    decoder = SegmentDecoder(5, score_thr=0.3, boundary_thr=1.1, nms_iou_thr=0.5)
+    max_pending, max_wait = 0, 0
+    for t in range(len(cls)):
+        for segment in decoder.update(cls[t : t + 1], np.zeros((1, 2))):
+            max_wait = max(max_wait, t + 1 - segment.end)
+        max_pending = max(max_pending, decoder.num_pending)
+    return max_pending, max_wait
+
+
+def test_a_chain_of_rising_scores_holds_every_segment_until_it_ends():
+    # The adversarial case the class docstring states: exact NMS cannot settle the
+    # first segment of the chain before the last one closes.
+    num = 100
+    max_pending, max_wait = _max_pending_and_wait(
+        _overlapping_chain(num, 0.5 + 0.4 * np.arange(num) / num)
+    )
+    assert max_pending == num - 1
+    assert max_wait >= 3 * (num - 2)
+
+
+def test_a_chain_of_random_scores_settles_within_a_segment_length():
+    rng = np.random.default_rng(0)
+    max_pending, max_wait = _max_pending_and_wait(
+        _overlapping_chain(800, rng.uniform(0.5, 0.9, 800))
+    )
+    assert max_pending <= 6
+    assert max_wait <= 12
