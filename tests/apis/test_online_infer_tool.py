@@ -6,6 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
+from mmstda.utils.errors import UserInputError
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 CONFIG = """
@@ -50,7 +52,7 @@ def test_tool_writes_csv_and_timeline(video_and_config, tmp_path):
     ann = tmp_path / 'clip_finelabels.csv'
     ann.write_text('2,1,5\n3,6,9\n')
     out, png = tmp_path / 'preds.csv', tmp_path / 'timeline.png'
-    _load_tool().main([video, config, '--out', str(out), '--show', str(png), '--ann', str(ann)])
+    _load_tool().main([video, config, '--out', str(out), '--timeline', str(png), '--ann', str(ann)])
     with open(out, newline='') as f:
         rows = list(csv.reader(f))
     assert rows[0] == ['video_id', 'label', 'start_frame', 'end_frame', 'score']
@@ -99,3 +101,42 @@ def test_tool_keeps_segments_at_the_checkpoints_operating_point(video_and_config
     # ... and --score-thr overrides it.
     _load_tool().main([video, config, ckpt, '--out', str(out), '--score-thr', '0'])
     assert len(out.read_text().splitlines()) == 2
+
+
+def test_ann_without_timeline_is_refused(video_and_config, tmp_path):
+    video, config = video_and_config
+    with pytest.raises(UserInputError, match='--ann only feeds the timeline: give --timeline PNG'):
+        _load_tool().main([video, config, '--ann', str(tmp_path / 'a.csv')])
+
+
+def test_the_old_show_png_form_points_to_timeline(video_and_config, capsys):
+    video, config = video_and_config
+    with pytest.raises(SystemExit) as exit_info:
+        _load_tool().main([video, config, '--out', 'p.csv', '--show', 'timeline.png'])
+    assert exit_info.value.code == 2
+    assert 'write the timeline picture with --timeline PNG' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ('argv', 'message'),
+    [
+        (['0', '--allow-partial'], r'--allow-partial is for video files; 0 is taken for a camera'),
+        (['-'], r'stdin \("-"\) needs their size: give --input-size WxH'),
+        (
+            ['-', '--input-size', '64x48', '--buffer-frames', '2'],
+            r'--buffer-frames 2 is below one model clip \(4 native',
+        ),
+    ],
+)
+def test_live_source_options_are_checked(video_and_config, argv, message):
+    _, config = video_and_config
+    source, *options = argv
+    with pytest.raises(UserInputError, match=message):
+        _load_tool().main([source, config, *options])
+
+
+def test_input_size_must_be_width_x_height(video_and_config, capsys):
+    _, config = video_and_config
+    with pytest.raises(SystemExit):
+        _load_tool().main(['-', config, '--input-size', '640'])
+    assert "expected WxH in pixels, e.g. 640x480, got '640'" in capsys.readouterr().err

@@ -92,7 +92,7 @@ def format_summary(
     lines += [
         'score other videos:',
         f'  python {osp.join(tools, "online_infer.py")} VIDEO {config} {checkpoint} '
-        '--out preds.csv --show timeline.png',
+        '--out preds.csv --timeline timeline.png',
         'score another data split:',
         f'  python {osp.join(tools, "test.py")} {config} {checkpoint} --cfg-options '
         'test_dataloader.dataset.data_root=DATA',

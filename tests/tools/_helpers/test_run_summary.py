@@ -52,7 +52,7 @@ def test_summary_names_scores_files_and_next_commands(tmp_path, monkeypatch):
     assert 'outputs:     work/per_class_f1.csv' in lines  # no submission.csv was written
     assert (
         '  python tools/online_infer.py VIDEO configs/stda_demo.py work/best.pth '
-        '--out preds.csv --show timeline.png'
+        '--out preds.csv --timeline timeline.png'
     ) in lines
 
 
