@@ -142,8 +142,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         '--chunk-frames',
         type=int,
-        default=8,
-        help='most frames the model takes per step (a live source: those that have arrived)',
+        default=None,
+        help='most frames the model takes per step (a live source: those that have arrived); '
+        'default: 8 clips (8 x frames_per_clip), which run as one forward; one clip with '
+        '--show or --out-video, whose overlay is drawn per step',
     )
     parser.add_argument(
         '--video-id',
@@ -279,6 +281,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     clip = recognizer.frames_per_clip
     buffer_frames = args.buffer_frames or BUFFER_CLIPS * clip
+    # Frames that wait go through the model several clips per forward (cheaper per
+    # frame, same output); a window or an annotated video is drawn per step, so
+    # there one clip per step keeps the overlay current.
+    drawn = args.show or args.out_video
+    chunk_frames = args.chunk_frames or (clip if drawn else recognizer.max_clips_per_forward * clip)
     if buffer_frames < clip:
         raise UserInputError(
             f'--buffer-frames {buffer_frames} is below one model clip ({clip} native frames): '
@@ -287,6 +294,8 @@ def main(argv: list[str] | None = None) -> None:
     source = open_frame_source(
         args.source, input_size=args.input_size, input_fps=args.input_fps, realtime=args.realtime
     )
+    if not source.is_live:  # a file never drops: let a whole chunk wait
+        buffer_frames = max(buffer_frames, chunk_frames)
     video_id = args.video_id or (video_id_from_path(args.source) if kind == 'file' else source.name)
     fps = source.fps
     if fps is None and args.out_video:
@@ -320,7 +329,7 @@ def main(argv: list[str] | None = None) -> None:
             try:
                 while not interrupt.requested:
                     try:
-                        chunk = reader.get(args.chunk_frames)
+                        chunk = reader.get(chunk_frames)
                     except Exception as err:  # the source broke: keep what was found
                         source_error = err
                         break
