@@ -114,6 +114,10 @@ class SyntheticSMGConfig:
             pretrained demo meets its targets there; the from-scratch demo once
             needed 0.02).
         seed (int): Seed of every random choice. Defaults to 0.
+        min_train_count (int): Smallest number of gestures of every class in the
+            training split (the long tail's floor: a class needs a few examples to
+            be learnable, and a rare-class F1 needs some to test on). The split
+            otherwise follows SMG's training shares. Defaults to 1.
     """
 
     num_videos: int = 12
@@ -126,10 +130,15 @@ class SyntheticSMGConfig:
     noise_std: float = 3.0
     subject_shift: float = 0.04
     seed: int = 0
+    min_train_count: int = 1
 
     def __post_init__(self) -> None:
         if not 3 <= self.num_videos <= 40:
             raise ValueError(f'num_videos must be in [3, 40], got {self.num_videos}')
+        if isinstance(self.min_train_count, bool) or not isinstance(self.min_train_count, int):
+            raise TypeError(f'min_train_count must be an int >= 1, got {self.min_train_count!r}')
+        if self.min_train_count < 1:
+            raise ValueError(f'min_train_count must be an int >= 1, got {self.min_train_count}')
         if self.frame_size < 32:
             raise ValueError(f'frame_size must be >= 32 pixels, got {self.frame_size}')
         for name in ('minutes', 'fps', 'mean_gesture_frames'):
@@ -234,8 +243,11 @@ def plan_dataset(cfg: SyntheticSMGConfig) -> list:
     plans = []
     for split, sample_ids in splits.items():
         total = per_video * len(sample_ids)
-        # Every class must be learnable, so the training split holds each at least once.
-        counts = allocate_class_counts(total, min_count=1 if split == 'train' else 0)
+        # Every class must be learnable, so the training split holds each at least
+        # min_train_count times.
+        counts = allocate_class_counts(
+            total, min_count=cfg.min_train_count if split == 'train' else 0
+        )
         labels = rng.permutation(np.repeat(np.arange(1, len(SMG_CLASSES) + 1), counts))
         for video_index, sample_id in enumerate(sample_ids):
             video_labels = labels[video_index :: len(sample_ids)]

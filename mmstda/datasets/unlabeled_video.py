@@ -43,10 +43,13 @@ class UnlabeledVideoDataset(BaseDataset):
         extensions (Sequence[str]): Video file name endings, case-insensitive.
             Defaults to ``VIDEO_EXTENSIONS``.
         clips_per_video (int): Items per video and epoch. Defaults to 1.
-        generator (dict, optional): When set and ``data_root`` holds no synthetic
-            data set yet, generate one there first
+        generator (dict | list[dict], optional): When set and ``data_root`` holds
+            no synthetic data set yet, generate one there first
             (:func:`~mmstda.datasets.synthetic_smg_dataset.ensure_synthetic_smg`
-            settings, e.g. ``dict(seed=1)``). Defaults to None.
+            settings, e.g. ``dict(seed=1)``). A list generates one data set per
+            entry, each into ``data_root/seed<seed>`` (every entry needs its own
+            ``seed``), so a corpus can hold more subjects than one generator run
+            makes (40). Defaults to None.
         **kwargs: :class:`mmengine.dataset.BaseDataset` arguments (``pipeline``...).
     """
 
@@ -58,7 +61,7 @@ class UnlabeledVideoDataset(BaseDataset):
         file_patterns: dict | None = None,
         extensions: Sequence[str] = VIDEO_EXTENSIONS,
         clips_per_video: int = 1,
-        generator: dict | None = None,
+        generator: dict | Sequence[dict] | None = None,
         **kwargs,
     ) -> None:
         if clips_per_video < 1:
@@ -69,11 +72,24 @@ class UnlabeledVideoDataset(BaseDataset):
         self.extensions = tuple(e.lower() for e in extensions)
         self.clips_per_video = clips_per_video
         self.generator = generator
+        if isinstance(generator, Sequence):
+            seeds = [g.get('seed') if isinstance(g, dict) else None for g in generator]
+            if None in seeds or len(set(seeds)) != len(seeds):
+                raise ValueError(
+                    'generator: a list of generator settings needs a distinct seed in '
+                    f'each entry (they name the folders data_root/seed<seed>), got seeds {seeds}'
+                )
         super().__init__(data_root=data_root, **kwargs)
 
     def full_init(self) -> None:
         if not self._fully_initialized and self.generator is not None:
-            ensure_synthetic_smg(self.data_root, self.generator)
+            if isinstance(self.generator, dict):
+                ensure_synthetic_smg(self.data_root, self.generator)
+            else:
+                for settings in self.generator:
+                    ensure_synthetic_smg(
+                        osp.join(self.data_root, f'seed{settings["seed"]}'), settings
+                    )
         super().full_init()
 
     def load_data_list(self) -> list[dict]:

@@ -2,6 +2,7 @@ import csv
 import dataclasses
 import json
 import os
+from collections import Counter
 
 import decord
 import numpy as np
@@ -10,9 +11,11 @@ import pytest
 from mmstda.datasets.smg_meta import SMG_CLASSES, SMG_TRAIN_COUNTS
 from mmstda.datasets.synthetic_smg import (
     CLASS_SPECS,
+    SyntheticSMGConfig,
     allocate_class_counts,
     challenge_sample_ids,
     generate_synthetic_smg,
+    plan_dataset,
 )
 
 
@@ -101,3 +104,21 @@ def test_too_dense_is_refused(tiny_smg_cfg, tmp_path):
     cfg = dataclasses.replace(tiny_smg_cfg, gestures_per_minute=200)
     with pytest.raises(ValueError, match='do not fit into a video'):
         generate_synthetic_smg(str(tmp_path), cfg)
+
+
+def test_the_training_floor_keeps_the_long_tail_shape():
+    # The ablation study's training split: 576 gestures, rarest classes raised to 5.
+    cfg = SyntheticSMGConfig(num_videos=20, minutes=3.0, seed=9, min_train_count=5)
+    counts = Counter(
+        label for plan in plan_dataset(cfg) if plan.split == 'train' for label, *_ in plan.gestures
+    )
+    by_label = [counts[label] for label in range(1, 18)]
+    assert sum(by_label) == 16 * 36
+    assert min(by_label) == 5
+    assert by_label == sorted(by_label, reverse=True)  # SMG's order of frequency
+    assert by_label[0] > 30 * by_label[-1]  # still a long tail
+
+
+def test_the_training_floor_must_be_a_positive_int():
+    with pytest.raises(ValueError, match='min_train_count must be an int >= 1, got 0'):
+        SyntheticSMGConfig(min_train_count=0)

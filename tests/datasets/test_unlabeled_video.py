@@ -89,3 +89,23 @@ def test_in_memory_clip_rejects_a_video_shorter_than_a_clip(video_folder):
     )
     with pytest.raises(ValueError, match=r'a.mp4: 40 frames, shorter than one clip'):
         memory(dict(filename=os.path.join(video_folder, 'a.mp4')))
+
+
+def test_a_list_of_generators_makes_one_corpus_of_every_run(tmp_path):
+    # More subjects than one generator run makes (40): one data set per seed.
+    root = str(tmp_path / 'corpus')
+    tiny = dict(num_videos=3, minutes=0.25, frame_size=32, mean_gesture_frames=12)
+    settings = [dict(tiny, seed=s, fidgets_per_minute=8) for s in (101, 102)]
+    dataset = UnlabeledVideoDataset(data_root=root, generator=settings, clips_per_video=2)
+    folders = sorted({video.split(os.sep)[0] for video in dataset.videos})
+    assert folders == ['seed101', 'seed102']
+    assert len(dataset.videos) == 6 and len(dataset) == 12
+    with open(os.path.join(root, 'seed102', 'synthetic_smg.json')) as f:
+        assert json.load(f)['config']['seed'] == 102
+
+
+def test_a_list_of_generators_needs_a_distinct_seed_each(tmp_path):
+    with pytest.raises(ValueError, match=r'distinct seed in each entry .* got seeds \[1, 1\]'):
+        UnlabeledVideoDataset(
+            data_root=str(tmp_path), generator=[dict(seed=1), dict(seed=1, num_videos=3)]
+        )

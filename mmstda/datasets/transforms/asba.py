@@ -190,6 +190,10 @@ class ASBATransform(BaseTransform):
             absolute scale) or ``'minmax'`` (the former rescaling between the
             most and least common class, for the ablation). Defaults to
             'median'.
+        inverse (bool): Reverse the direction, for the ablation: a common, easy
+            class gets ``max_intensity`` and the rarest, hardest one
+            ``min_intensity`` (stronger augmentation on the frequent classes, as
+            CUDA, Ahn et al., ICLR 2023, reports helps). Defaults to False.
         crop_area (tuple[float, float]): Smallest kept area fraction of the
             random resized crop, in (0, 1]. Defaults to (1.0, 0.6).
         crop_aspect (tuple[float, float]): Largest aspect-ratio change factor
@@ -226,6 +230,7 @@ class ASBATransform(BaseTransform):
         initial_difficulty: float = 0.5,
         beta: float | None = None,
         rarity_scale: str = 'median',
+        inverse: bool = False,
         crop_area: Sequence[float] = (1.0, 0.6),
         crop_aspect: Sequence[float] = (1.0, 1.25),
         translate: Sequence[float] = (0.0, 0.1),
@@ -263,6 +268,7 @@ class ASBATransform(BaseTransform):
         self.min_intensity = float(min_intensity)
         self.max_intensity = float(max_intensity)
         self.rarity_weight = float(rarity_weight)
+        self.inverse = bool(inverse)
         self.beta = beta
         self.rarity_scale = rarity_scale
         self.border_mode = border_mode
@@ -350,8 +356,9 @@ class ASBATransform(BaseTransform):
             self._rarity.numpy(),
             self._difficulty.numpy(),
             self.rarity_weight,
-            self.min_intensity,
-            self.max_intensity,
+            # Inverted: the same mix, read from the other end of the range.
+            self.max_intensity if self.inverse else self.min_intensity,
+            self.min_intensity if self.inverse else self.max_intensity,
         )
 
     @property

@@ -564,3 +564,19 @@ def test_every_config_with_asba_puts_the_window_sampler_before_it():
     # gesture windows' 0.411, no longer at the training frequencies' 0.330.
     for name in balanced:
         assert checked[name][1] == pytest.approx(0.411, abs=0.002), name
+
+
+def test_inverse_asba_augments_the_frequent_easy_classes_hardest():
+    # The ablation's inverse direction (CUDA, ICLR 2023): the ordering flips, the
+    # range stays [min_intensity, max_intensity].
+    counts = [400, 100, 10]
+    forward = ASBATransform(num_classes=3, min_intensity=0.1, max_intensity=0.9)
+    inverse = ASBATransform(num_classes=3, min_intensity=0.1, max_intensity=0.9, inverse=True)
+    for transform in (forward, inverse):
+        transform.set_class_counts(counts)
+        transform.set_difficulty([0.0, 0.5, 1.0])
+    ahead, back = forward.class_intensity(), inverse.class_intensity()
+    assert ahead[0] < ahead[1] < ahead[2]
+    assert back[0] > back[1] > back[2]
+    np.testing.assert_allclose(ahead + back, 1.0)  # 0.1 + 0.9: mirrored in the range
+    assert back.min() >= 0.1 and back.max() <= 0.9

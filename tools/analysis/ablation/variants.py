@@ -26,6 +26,7 @@ ADAPTERS = 'adapters (frozen trunk)'
 FINE_TUNING = 'fine-tuning baseline'
 CNN_3D = '3D CNN baseline'
 LONG_TAIL = 'long tail (default STDA)'
+LABEL_BUDGET = 'label efficiency (a quarter of the labelled training videos)'
 
 # The anchor-free head's demo config; its variant runs only where it exists.
 AFHEAD_CONFIG = 'configs/stda-afhead_demo.py'
@@ -201,6 +202,53 @@ def _class_balanced(cfg: Config) -> dict:
     return options
 
 
+def _asba_option(variant: str, **options) -> Callable[[Config], dict]:
+    """STDA with ASBA's transform set differently (rarity only, difficulty only, inverse)."""
+
+    def overrides(cfg: Config) -> dict:
+        pipeline = copy.deepcopy(list(cfg.train_dataloader.dataset.pipeline))
+        steps = [step for step in pipeline if step.get('type') == 'ASBATransform']
+        if not steps:
+            raise VariantUnavailable(
+                f"variant {variant!r} needs ASBATransform in the base config's "
+                'train_dataloader.dataset.pipeline, which has none'
+            )
+        for step in steps:
+            step.update(options)
+        return {**_adapters('stda')(cfg), 'train_dataloader.dataset.pipeline': pipeline}
+
+    return overrides
+
+
+def _quarter_of_the_videos(cfg: Config) -> dict:
+    """A quarter of the labelled training videos (at least one), the first by sample id.
+
+    The base's training dataset must name its videos (``sample_ids``); the study's
+    does. The schedule (iterations) is kept: the question is what the labels buy.
+    """
+    ids = cfg.train_dataloader.dataset.get('sample_ids')
+    if not ids:
+        raise VariantUnavailable(
+            'the label-budget variants need train_dataloader.dataset.sample_ids in the '
+            'base config (the labelled training videos to take a quarter of)'
+        )
+    ids = list(ids)
+    kept = ids[: max(1, len(ids) // 4)]
+    # Windows per video are raised to keep the iterations per epoch (the schedule).
+    per_video = cfg.train_dataloader.dataset.get('windows_per_video')
+    options = {'train_dataloader.dataset.sample_ids': kept}
+    if per_video:
+        options['train_dataloader.dataset.windows_per_video'] = per_video * len(ids) // len(kept)
+    return options
+
+
+def _with_quarter(overrides: Callable[[Config], dict]) -> Callable[[Config], dict]:
+    def combined(cfg: Config) -> dict:
+        return {**overrides(cfg), **_quarter_of_the_videos(cfg)}
+
+    return combined
+
+
 def _afhead(cfg: Config) -> dict:
     if not osp.isfile(AFHEAD_CONFIG):
         raise VariantUnavailable(
@@ -239,7 +287,39 @@ VARIANTS = (
     Variant('asba-on', LONG_TAIL, 'ASBA on', _adapters('stda'), True, same_as='stda'),
     Variant('asba-off', LONG_TAIL, 'ASBA off', _without_asba, True),
     Variant('cb-loss', LONG_TAIL, 'class-balanced loss, no ASBA', _class_balanced, True),
+    Variant(
+        'asba-rarity',
+        LONG_TAIL,
+        'ASBA, rarity only',
+        _asba_option('asba-rarity', rarity_weight=1.0),
+        True,
+    ),
+    Variant(
+        'asba-difficulty',
+        LONG_TAIL,
+        'ASBA, difficulty only',
+        _asba_option('asba-difficulty', rarity_weight=0.0),
+        True,
+    ),
+    Variant(
+        'asba-inverse',
+        LONG_TAIL,
+        'ASBA inverted: stronger on frequent, easy classes (as CUDA, ICLR 2023)',
+        _asba_option('asba-inverse', inverse=True),
+        True,
+    ),
     Variant('afhead', ADAPTERS, 'STDA + anchor-free head', _afhead, True),
+    Variant(
+        'stda-quarter', LABEL_BUDGET, 'STDA (frozen trunk)', _with_quarter(_adapters('stda')), True
+    ),
+    Variant(
+        'vit-fullft-quarter',
+        LABEL_BUDGET,
+        'MMAction2 ViT, full FT',
+        _with_quarter(_vit_fullft),
+        True,
+    ),
+    Variant('x3d-quarter', LABEL_BUDGET, 'MMAction2 X3D from scratch', _with_quarter(_x3d), False),
 )
 VARIANTS_BY_NAME = {variant.name: variant for variant in VARIANTS}
 
@@ -247,6 +327,39 @@ VARIANTS_BY_NAME = {variant.name: variant for variant in VARIANTS}
 def default_variant_names() -> list[str]:
     """Every variant; the anchor-free head only where its config exists."""
     return [v.name for v in VARIANTS if v.name != 'afhead' or osp.isfile(AFHEAD_CONFIG)]
+
+
+# Named sets of variants for run_ablation.py --preset. 'full' is every variant
+# (the default); 'quick' fits the 2-core budget (about 3 h with --jobs 2) and
+# leaves out the rows that answer the least asked questions (see the ablation
+# guide for what it leaves out).
+PRESETS = {
+    'quick': (
+        'linear-probe',
+        'stda',
+        'stda-cross',
+        'vit-fullft',
+        'x3d',
+        'asba-off',
+        'asba-rarity',
+        'asba-difficulty',
+        'asba-inverse',
+        'stda-quarter',
+        'vit-fullft-quarter',
+        'x3d-quarter',
+    ),
+}
+
+
+def preset_variant_names(preset: str) -> list[str]:
+    """The variants of a preset ('full': every variant); a clear error lists the presets."""
+    if preset == 'full':
+        return default_variant_names()
+    if preset not in PRESETS:
+        raise UserInputError(
+            f'unknown preset {preset!r}; expected one of full, {", ".join(PRESETS)}'
+        )
+    return list(PRESETS[preset])
 
 
 def get_variant(name: str) -> Variant:

@@ -103,3 +103,56 @@ def test_variants_that_start_from_the_pretrained_trunk_refuse_a_base_without_one
         variant_config(cfg, get_variant('stda'))
     with pytest.raises(UserInputError, match="unknown variant 'stda2'; expected one of"):
         get_variant('stda2')
+
+
+def _asba_steps(cfg: Config) -> list:
+    return [s for s in cfg.train_dataloader.dataset.pipeline if s.type == 'ASBATransform']
+
+
+@pytest.mark.parametrize(
+    ('name', 'setting'),
+    [
+        ('asba-rarity', dict(rarity_weight=1.0)),
+        ('asba-difficulty', dict(rarity_weight=0.0)),
+        ('asba-inverse', dict(inverse=True)),
+    ],
+)
+def test_asba_signal_variants_change_only_the_asba_transform(tiny_base, name, setting):
+    cfg = variant_config(tiny_base, get_variant(name))
+    (step,) = _asba_steps(cfg)
+    assert {k: step[k] for k in setting} == setting
+    # Everything else of the pipeline and the hooks is the base's.
+    base_steps = [s.type for s in tiny_base.train_dataloader.dataset.pipeline]
+    assert [s.type for s in cfg.train_dataloader.dataset.pipeline] == base_steps
+    assert [h.type for h in cfg.custom_hooks] == [h.type for h in tiny_base.custom_hooks]
+    assert not _asba_steps(tiny_base)[0].get('inverse', False)
+
+
+def test_the_study_base_names_its_training_videos_for_the_label_budget():
+    study = Config.fromfile(osp.join(REPO_ROOT, STUDY_CONFIG))
+    train = study.train_dataloader.dataset
+    assert train.sample_ids == list(range(1, 17)) and train.windows_per_video == 7
+    # Every label-budget row trains on the first 4 of the 16 videos with 4x the
+    # windows per video: the same 14 iterations per epoch.
+    for name in ('stda-quarter', 'vit-fullft-quarter', 'x3d-quarter'):
+        options = get_variant(name).overrides(study)
+        assert options['train_dataloader.dataset.sample_ids'] == [1, 2, 3, 4]
+        assert options['train_dataloader.dataset.windows_per_video'] == 28
+    full = get_variant('x3d').overrides(study)
+    assert 'train_dataloader.dataset.sample_ids' not in full
+
+
+def test_label_budget_variants_need_named_training_videos(tiny_base):
+    tiny_base.train_dataloader.dataset.pop('sample_ids', None)
+    with pytest.raises(VariantUnavailable, match='sample_ids'):
+        variant_config(tiny_base, get_variant('stda-quarter'))
+
+
+def test_presets_name_known_variants_and_an_unknown_one_is_refused():
+    from ablation.variants import PRESETS, default_variant_names, preset_variant_names
+
+    assert set(preset_variant_names('quick')) <= set(default_variant_names())
+    assert preset_variant_names('full') == default_variant_names()
+    assert 'quick' in PRESETS
+    with pytest.raises(UserInputError, match="unknown preset 'fast'; expected one of full, quick"):
+        preset_variant_names('fast')
