@@ -138,6 +138,15 @@ class OnlineRecognizer:
         """Native frames per model clip: the latency floor, and the unit to drop in."""
         return self.clip_frames * self.frame_interval
 
+    @property
+    def num_pending(self) -> int:
+        """Segments decoded but not emitted yet (the decoder's, and those awaiting a frame).
+
+        It stays at a few in the typical case; a chain of overlapping segments with
+        rising scores makes it grow (see :class:`SegmentDecoder`).
+        """
+        return self._decoder.num_pending + len(self._held)
+
     def latency_bound_frames(self, duration_frames: int) -> int:
         """Typical emission latency of a segment ``duration_frames`` native frames long.
 

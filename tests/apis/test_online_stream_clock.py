@@ -109,3 +109,16 @@ def test_latency_bound_is_one_clip_plus_the_decoders_wait():
     # nms_iou_thr 0.3 in the test config: a segment of 30 frames waits at most
     # (1 / 0.3 - 1) * 30 = 70 frames, after one clip (8) and one frame step (2).
     assert recognizer.latency_bound_frames(30) == 8 + 70 + 2
+
+
+def test_num_pending_counts_what_is_decoded_but_not_emitted():
+    recognizer = _recognizer(2)
+    seen_pending = False
+    for frame in _video(120):
+        recognizer.process(frame[None])
+        held = recognizer._decoder.num_pending + len(recognizer._held)
+        assert recognizer.num_pending == held
+        seen_pending |= held > 0
+    assert seen_pending
+    recognizer.finish()
+    assert recognizer.num_pending == 0
