@@ -139,6 +139,9 @@ class SegmentDecoder:
         self._run_sum = np.zeros(self.num_classes, dtype=np.float64)
         self._last_score = np.zeros(self.num_classes, dtype=np.float64)
         self._pending: list[Segment] = []
+        # Frame from which an open run may stop reaching a pending segment: until
+        # then, and until a run closes, settling again would change nothing.
+        self._next_check = 0
         # Settled segments (with whether NMS kept them) that pending ones link to.
         self._context: list[tuple[Segment, bool]] = []
 
@@ -198,7 +201,8 @@ class SegmentDecoder:
             closing = self._run_open & ~active
             if is_start:
                 closing |= active & self._run_open & (self._run_start < t)
-            if closing.any():
+            closed = bool(closing.any())
+            if closed:
                 self._close_runs(closing, end=t)
             opening = active & ~self._run_open
             if opening.any():
@@ -208,8 +212,9 @@ class SegmentDecoder:
             self._run_sum[active] += scores[active]
             if is_end and self._run_open.any():
                 self._close_runs(self._run_open.copy(), end=t + 1)
+                closed = True
             self.frame_index += 1
-            if self._pending:
+            if self._pending and (closed or self.frame_index >= self._next_check):
                 finalised.extend(self._release())
         if len(cls_scores):
             self._last_score = cls_scores[-1].copy()
@@ -278,7 +283,17 @@ class SegmentDecoder:
             reach = (bound > self.nms_iou_thr - _IOU_SLACK) & self._may_interact(
                 labels, open_labels
             )
+            reach[:num_ctx] = False
             reachable = reach.any(axis=1)
+            # The bound falls below the threshold from frame
+            # min(a, s) + best_inter / threshold on: the next frame worth settling at
+            # (floor: checking one frame early is harmless).
+            frees = np.minimum(bounds[:, None, 0], run_starts[None]) + best_inter / (
+                self.nms_iou_thr - _IOU_SLACK
+            )
+            self._next_check = int(np.floor(frees[reach].min())) if reach.any() else 0
+        else:
+            self._next_check = 0
         reachable[:num_ctx] = False
         # status: 1 kept, 0 suppressed, -1 not settled yet.
         status = np.full(len(items), -1, dtype=np.int64)

@@ -359,3 +359,19 @@ def test_a_chain_of_random_scores_settles_within_a_segment_length():
     )
     assert max_pending <= 6
     assert max_wait <= 12
+
+
+@pytest.mark.parametrize('seed', [0, 1, 2])
+def test_settling_only_when_something_can_change_emits_each_segment_as_early(seed):
+    # The decoder settles pending segments only when a run closes or an open run's
+    # reach may have ended; settling at every frame must emit nothing earlier.
+    cls = _smooth_random_scores(400, 4, seed)
+    boundaries = np.random.default_rng(seed).uniform(0, 0.6, (400, 2))
+    lazy, eager = SegmentDecoder(4, score_thr=0.4), SegmentDecoder(4, score_thr=0.4)
+    lazy_out, eager_out = [], []
+    for t in range(400):
+        eager._next_check = 0  # settle at every frame, as before the shortcut
+        lazy_out += [(s, t) for s in lazy.update(cls[t : t + 1], boundaries[t : t + 1])]
+        eager_out += [(s, t) for s in eager.update(cls[t : t + 1], boundaries[t : t + 1])]
+    assert len(eager_out) >= 10
+    assert lazy_out == eager_out
