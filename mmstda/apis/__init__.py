@@ -1,7 +1,6 @@
+from .frame_reader import FrameChunk, FrameReader
 from .frame_sources import (
     DEFAULT_FPS,
-    FrameChunk,
-    FrameReader,
     FrameSource,
     check_source_options,
     open_frame_source,
