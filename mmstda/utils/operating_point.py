@@ -125,10 +125,8 @@ def resolve_score_thr(override: float | None, checkpoint: str | None) -> tuple[f
         return float(override), 'given by --score-thr'
     point, meta = _read_point_and_meta(checkpoint) if checkpoint else (None, {})
     if point is None:
-        return None, (
-            f"{checkpoint or 'no checkpoint'} stores no operating point; the config's "
-            'thresholds are kept'
-        )
+        where = f'{checkpoint} stores no operating point' if checkpoint else 'no checkpoint given'
+        return None, f"{where}; the config's thresholds are kept"
     source = (
         f'the operating point in {checkpoint} (chosen on validation at epoch '
         f'{point["epoch"]}, val F1 {point["val_f1"]:.4f})'
