@@ -1,9 +1,11 @@
 """The ablation study in one resumable command: every variant x every seed.
 
-    python tools/analysis/run_ablation.py [--variants stda asba-off ...] [--seeds 0 1 2]
-        [--work-dir work_dirs/ablation] [--base-config configs/ablation/study_demo.py]
-        [--cfg-options KEY=VALUE ...] [--smoke] [--check] [--skip-unavailable]
-        [--report-dir DIR] [--report-only] [--jobs N]
+    python tools/analysis/run_ablation.py [--variants stda asba-off ... | --preset quick]
+        [--seeds 0 1 2] [--work-dir work_dirs/ablation] [--results-dir docs/ablation/runs]
+        [--base-config configs/ablation/study_demo.py] [--cfg-options KEY=VALUE ...]
+        [--smoke] [--check] [--skip-unavailable] [--report-dir DIR] [--report-only]
+        [--jobs N] [--gpus-per-run G] [--gpus 0 1 ...]
+        [--launcher slurm --partition P [--slurm-args='--time=2:00:00']]
 
 Each run trains with ``tools/train.py`` and scores the best checkpoint on the test
 split with ``tools/test.py``, in subprocesses, exactly as a user would. A finished
@@ -12,16 +14,37 @@ rerun skips it, resumes a run that was interrupted during training, and retrains
 a run whose config changed. The report (``results.json``, ``results.md`` and
 ``results.png``) is rewritten from every finished run at the end.
 
-Variants are overrides of the base config (``tools/analysis/ablation/variants.py``);
-``--check`` builds each of them and says which can run here.
+``--results-dir DIR`` also keeps each finished result as ``DIR/VARIANT/seedN.json``
+and counts a run found there (same config fingerprint) as finished: commit DIR as
+runs finish and a long study goes on in another checkout, machine or session. The
+fingerprint holds no path of this checkout (paths inside it are hashed relative to
+its root).
 
-``--jobs N`` runs N runs at once. Each run's training uses one intra-op thread
-(``cpu_threads`` in the demo config), so on a machine with N cores ``--jobs N``
-keeps every core busy; the train times in the report are then those of runs
-sharing the machine.
+Variants are overrides of the base config (``tools/analysis/ablation/variants.py``),
+all of them or a ``--preset``; ``--check`` builds each of them (parameters on the
+meta device, so a ViT-g costs no memory), reads the data sets and says which
+variants can run here and what is missing.
+
+Where the runs run:
+
+- CPU (default): ``--jobs N`` runs N runs at once. Each run's training uses one
+  intra-op thread (``cpu_threads`` in the demo config), so on a machine with N
+  cores ``--jobs N`` keeps every core busy; the train times in the report are then
+  those of runs sharing the machine.
+- GPUs: ``--gpus-per-run G --jobs N`` runs N runs at once, each on G GPUs of its
+  own (``CUDA_VISIBLE_DEVICES`` set to them for its tools): with G = 1 the plain
+  tools, with G > 1 G processes through ``torch.distributed.run`` (as
+  ``tools/dist_train.sh``), each concurrent run on its own ``--master_port``
+  (``PORT`` + 0, 1, ...; ``PORT`` defaults to 29500).
+- Slurm: ``--launcher slurm --partition P`` trains through ``tools/slurm_train.sh``
+  and tests through ``tools/slurm_test.sh`` (job ``mmstda-VARIANT-seedN``, ``GPUS``
+  and ``GPUS_PER_NODE`` from ``--gpus-per-run``, default 1; ``--slurm-args`` added
+  to ``SRUN_ARGS``); ``--jobs N`` submits N runs at once. Their times then include
+  the time queued; their CPU time and peak memory (of ``srun`` here) are not kept.
 """
 
 import argparse
+import contextlib
 import copy
 import glob
 import hashlib
@@ -29,12 +52,14 @@ import json
 import os
 import os.path as osp
 import platform
+import queue
 import shutil
 import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from mmengine.config import DictAction
@@ -55,7 +80,8 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from mmstda.utils.errors import UserInputError
 from mmstda.utils.operating_point import read_operating_point
 
-from _helpers.launch import load_config, user_errors
+from _helpers.launch import load_config, one_line, user_errors
+from ablation.launch import Launch, describe_launch, plan_launch
 from ablation.report import (
     markdown_table,
     plot_summary,
@@ -67,13 +93,16 @@ from ablation.report import (
     write_json_atomic,
 )
 from ablation.variants import (
+    PRESETS,
     VariantUnavailable,
     default_variant_names,
     get_variant,
+    preset_variant_names,
     variant_config,
 )
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOLS_DIR = osp.join(REPO_ROOT, 'tools')  # train.py, test.py and the slurm_*.sh scripts
 DEFAULT_BASE = 'configs/ablation/study_demo.py'
 # A few iterations: one epoch of 2 windows per training video, validated once (so
 # a best checkpoint and its operating point exist) and tested. Checks the plumbing.
@@ -88,14 +117,28 @@ RESULT = 'result.json'
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Train and test every ablation variant with several seeds (resumable)'
+        description='Train and test every ablation variant with several seeds (resumable), '
+        'on the CPU, on GPUs or through Slurm'
     )
     parser.add_argument(
         '--variants', nargs='+', help=f'variants to run (default: all: {default_variant_names()})'
     )
+    parser.add_argument(
+        '--preset',
+        metavar='NAME',
+        help=f'a named set of variants instead of --variants: full (every variant) or '
+        f'{", ".join(PRESETS)}; the study prints what it leaves out',
+    )
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2], help='random seeds')
     parser.add_argument(
         '--work-dir', default='work_dirs/ablation', help='runs, cache and report go here'
+    )
+    parser.add_argument(
+        '--results-dir',
+        metavar='DIR',
+        help='also keep each finished result as DIR/VARIANT/seedN.json, and count a run '
+        'found there with the same config as finished (commit DIR, e.g. docs/ablation/runs, '
+        'to go on with the study in another checkout)',
     )
     parser.add_argument('--base-config', default=DEFAULT_BASE, help='config the variants modify')
     parser.add_argument(
@@ -108,7 +151,10 @@ def parse_args() -> argparse.Namespace:
         '--smoke', action='store_true', help='a few iterations per run: checks the plumbing only'
     )
     parser.add_argument(
-        '--check', action='store_true', help='build every variant, report, and train nothing'
+        '--check',
+        action='store_true',
+        help='build every variant and read the data sets, say which variants can run here '
+        'and what is missing, and train nothing',
     )
     parser.add_argument(
         '--skip-unavailable',
@@ -120,23 +166,106 @@ def parse_args() -> argparse.Namespace:
         '--jobs',
         type=int,
         default=1,
-        help='runs at once (each trains on one thread; e.g. the number of CPU cores)',
+        metavar='N',
+        help='runs at once (on the CPU each trains on one thread: e.g. the number of cores; '
+        'with --gpus-per-run G each takes G GPUs; with Slurm, runs submitted at once)',
+    )
+    parser.add_argument(
+        '--gpus-per-run',
+        type=int,
+        metavar='G',
+        help='GPUs of each run (default 0: no device assignment, the tools run as they would '
+        'alone: the CPU on a machine without GPUs; default 1 with --launcher slurm). 1: the '
+        'plain tools on their GPU; more: G processes through torch.distributed.run. A run '
+        'of G > 1 processes (G times the batch) is another run than one of 1 for the cache',
+    )
+    parser.add_argument(
+        '--gpus',
+        nargs='+',
+        metavar='ID',
+        help='GPU ids to share out among the runs, e.g. 0 1 2 3 or 0,1,2,3 (default: those '
+        'of CUDA_VISIBLE_DEVICES, else every GPU torch sees)',
+    )
+    parser.add_argument(
+        '--launcher',
+        choices=['local', 'slurm'],
+        default='local',
+        help='local: subprocesses on this machine; slurm: tools/slurm_train.sh and '
+        'tools/slurm_test.sh (srun)',
+    )
+    parser.add_argument(
+        '--partition', metavar='P', help='Slurm partition (required with --launcher slurm)'
+    )
+    parser.add_argument(
+        '--slurm-args',
+        metavar='ARGS',
+        help='extra srun options as one string, added to SRUN_ARGS, e.g. '
+        "--slurm-args='--time=2:00:00 --qos=low'",
     )
     parser.add_argument(
         '--report-only',
         action='store_true',
-        help='write the report from the finished runs in --work-dir, train nothing '
-        '(e.g. while the study runs in other processes)',
+        help='write the report from the finished runs in --work-dir (and --results-dir), '
+        'train nothing (e.g. while the study runs in other processes)',
     )
     return parser.parse_args()
 
 
 # --------------------------------------------------------------------------- planning
+def chosen_variants(args: argparse.Namespace) -> list[str]:
+    """The variants of ``--variants`` or ``--preset`` (default: every variant).
+
+    Raises:
+        UserInputError: Both are given, or a name is unknown.
+    """
+    if args.variants and args.preset:
+        raise UserInputError(
+            '--variants and --preset both choose the variants; give one of them '
+            f'(got --variants {" ".join(args.variants)} and --preset {args.preset})'
+        )
+    if not args.preset:
+        names = args.variants or default_variant_names()
+    else:
+        names = preset_variant_names(args.preset)
+        left_out = [name for name in default_variant_names() if name not in names]
+        print(
+            f'preset {args.preset!r}: {len(names)} variants; leaves out '
+            f'{", ".join(left_out) or "nothing"}'
+        )
+    for name in names:
+        get_variant(name)
+    return names
+
+
 def load_base(args: argparse.Namespace):
     options = dict(args.cfg_options or {})
     if args.smoke:
         options = {**SMOKE_OPTIONS, **options}
     return load_config(args.base_config, options)
+
+
+@contextlib.contextmanager
+def parameters_on_meta():
+    """Modules built meanwhile get their parameters on the meta device: no memory, no init.
+
+    Unlike ``with torch.device('meta')``, every other tensor is a real one, so a
+    constructor may compute with tensors (MMAction2's ``VisionTransformer`` calls
+    ``.item()``). A ViT-g is counted in a second without its 4 GB.
+    """
+    import torch
+
+    register = torch.nn.Module.register_parameter
+
+    def register_on_meta(module, name, param):
+        if param is not None:
+            param = torch.nn.Parameter(param.to('meta'), requires_grad=param.requires_grad)
+        register(module, name, param)
+
+    torch.nn.Module.register_parameter = register_on_meta
+    try:
+        yield
+    finally:
+        torch.nn.Module.register_parameter = register
 
 
 def model_parameters(cfg) -> dict:
@@ -145,7 +274,8 @@ def model_parameters(cfg) -> dict:
     from mmengine.registry import init_default_scope
 
     init_default_scope(cfg.get('default_scope', 'mmaction'))
-    model = MODELS.build(copy.deepcopy(cfg.model))
+    with parameters_on_meta():
+        model = MODELS.build(copy.deepcopy(cfg.model))
     counts = {}
     for part, module in (('', model), ('backbone_', model.backbone)):
         total = sum(p.numel() for p in module.parameters())
@@ -156,41 +286,53 @@ def model_parameters(cfg) -> dict:
     return counts
 
 
-def prepare_variants(base, names: list[str]) -> tuple[dict, list[str]]:
-    """Config, overrides and parameter counts of each variant that can run here.
-
-    A row that reuses another variant's runs (``same_as``) brings that variant in.
-
-    Returns:
-        tuple[dict, list[str]]: The runnable variants by name, and one line per
-        variant whose prerequisite is missing.
-    """
+def with_reused(names: list[str]) -> list[str]:
+    """``names`` and, before each row that reuses another variant's runs, that variant."""
     wanted = []
     for name in names:
         for needed in (get_variant(name).same_as, name):
             if needed and needed not in wanted:
                 wanted.append(needed)
-    prepared, problems = {}, []
-    for name in wanted:
+    return wanted
+
+
+def prepare_variants(base, names: list[str]) -> tuple[dict, dict]:
+    """Config, overrides and parameter counts of each variant, and what keeps one from running.
+
+    A row that reuses another variant's runs (``same_as``) brings that variant in.
+    A variant is built even where its pretrained trunk is missing (its parameters
+    are counted all the same).
+
+    Returns:
+        tuple[dict, dict]: By name, each variant that builds; and, by name, why each
+        variant that cannot run here cannot (its prerequisite that is missing).
+    """
+    built, problems = {}, {}
+    for name in with_reused(names):
         variant = get_variant(name)
         try:
-            cfg = variant_config(base, variant)
+            cfg = variant_config(base, replace(variant, needs_pretrained=False))
+            built[name] = dict(
+                variant=variant, cfg=cfg, overrides=variant.overrides(base), **model_parameters(cfg)
+            )
+            variant_config(base, variant)  # and its pretrained trunk, where it needs one
         except VariantUnavailable as error:
-            problems.append(str(error))
+            problems[name] = str(error)
             continue
-        prepared[name] = dict(
-            variant=variant, cfg=cfg, overrides=variant.overrides(base), **model_parameters(cfg)
-        )
-    runnable = {
-        name: entry
-        for name, entry in prepared.items()
-        if not entry['variant'].same_as or entry['variant'].same_as in prepared
-    }
-    return runnable, problems
+        if variant.same_as in problems:
+            problems[name] = (
+                f'variant {name!r} shows the runs of {variant.same_as!r}, which cannot run here'
+            )
+    return built, problems
 
 
 def split_facts(cfg) -> dict:
-    """Training class counts and the test set's size, from the datasets themselves."""
+    """Training class counts and the test set's size, from the datasets themselves.
+
+    Raises:
+        UserInputError: A data set cannot be read (e.g. its files are missing); the
+            message names the split and its data root.
+    """
     from mmaction.registry import DATASETS
     from mmengine.registry import init_default_scope
 
@@ -201,8 +343,15 @@ def split_facts(cfg) -> dict:
     for split in ('train', 'test'):
         dataset_cfg = copy.deepcopy(cfg[f'{split}_dataloader'].dataset)
         dataset_cfg['pipeline'] = []
-        dataset = DATASETS.build(dataset_cfg)
-        dataset.full_init()
+        try:
+            dataset = DATASETS.build(dataset_cfg)
+            dataset.full_init()
+        except (OSError, UserInputError) as error:
+            raise UserInputError(
+                f'the {split} set of the base config ({split}_dataloader.dataset, '
+                f'{dataset_cfg.get("type")} at data_root {dataset_cfg.get("data_root")!r}) '
+                f'cannot be read: {one_line(error)}'
+            ) from None
         facts[split] = dataset
     counts = training_class_counts(facts['train'])
     test_videos = facts['test'].videos
@@ -215,15 +364,57 @@ def split_facts(cfg) -> dict:
     )
 
 
-def fingerprint(cfg) -> str:
-    """Hash of everything that decides a run's result (the work dir excluded)."""
+def describe_data(facts: dict) -> None:
+    print(
+        f'test set: {facts["test_videos"]} videos, {facts["test_gestures"]} gestures; '
+        f'rare classes (training count below the median): {facts["rare_labels"]}'
+    )
+    if facts['test_gestures'] < MIN_TEST_GESTURES:
+        print(
+            f'warning: fewer than {MIN_TEST_GESTURES} test gestures; differences between '
+            'variants will be hard to tell from test noise',
+            file=sys.stderr,
+        )
+
+
+def _checkout_independent(node):
+    """``node`` with every absolute path inside this checkout made relative to its root."""
+    if isinstance(node, dict):
+        return {key: _checkout_independent(value) for key, value in node.items()}
+    if isinstance(node, list | tuple):
+        return [_checkout_independent(value) for value in node]
+    if isinstance(node, str) and osp.isabs(node):
+        path = osp.normpath(node)
+        if path == REPO_ROOT or path.startswith(REPO_ROOT + os.sep):
+            return osp.relpath(path, REPO_ROOT)
+    return node
+
+
+def fingerprint(cfg, world_size: int = 1) -> str:
+    """Hash of everything that decides a run's result (the work dir excluded).
+
+    Paths inside this checkout count relative to its root, so that a run finished in
+    another checkout (through ``--results-dir``) has the same fingerprint. A run of
+    several processes (``world_size``, which multiplies the batch) differs from one
+    of a single process.
+    """
     content = {k: v for k, v in cfg.to_dict().items() if k != 'work_dir'}
+    content = _checkout_independent(content)
+    if world_size != 1:
+        content['__world_size__'] = world_size
     text = json.dumps(content, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def seeded(cfg, seed: int):
+    """A copy of ``cfg`` that trains with ``seed``."""
+    cfg = copy.deepcopy(cfg)
+    cfg.randomness = {**(cfg.get('randomness') or {}), 'seed': seed}
+    return cfg
+
+
 # ------------------------------------------------------------------------------ runs
-def run_tool(command: list[str], log_path: str) -> dict:
+def run_tool(command: list[str], log_path: str, env: dict | None = None) -> dict:
     """Run one tool, its output into ``log_path``; wall time and peak memory.
 
     The peak memory is the largest resident set of the tool's process tree
@@ -231,7 +422,7 @@ def run_tool(command: list[str], log_path: str) -> dict:
     """
     start = time.monotonic()
     with open(log_path, 'w') as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         if not hasattr(os, 'wait4'):  # Windows: no per-child resource usage
             returncode = process.wait()
             return dict(
@@ -258,15 +449,19 @@ class RunFailed(RuntimeError):
     """A tool exited with an error; the message names its log."""
 
 
-def _checked(command: list[str], log_path: str) -> dict:
-    outcome = run_tool(command, log_path)
+def _checked(tool: str, launch: Launch, tool_args: list[str], log_path: str) -> dict:
+    """Run ``tools/TOOL.py`` as ``launch`` says; raise :class:`RunFailed` when it fails."""
+    command, env = launch.command(TOOLS_DIR, tool, tool_args)
+    outcome = run_tool(command, log_path, env)
     if outcome['returncode'] != 0:
         with open(log_path) as f:
             tail = ''.join(f.readlines()[-15:])
         raise RunFailed(
-            f'{osp.basename(command[1])} exited with status {outcome["returncode"]}; '
+            f'{tool}.py exited with status {outcome["returncode"]}; '
             f'its log is {log_path}. Last lines:\n{tail}'
         )
+    if launch.launcher == 'slurm':  # measured on srun here, not on the job's node
+        outcome.update(cpu_s=None, peak_mb=None)
     return outcome
 
 
@@ -276,11 +471,17 @@ def best_checkpoint(train_dir: str) -> str:
     return best[-1] if best else train_dir
 
 
-def train_and_test(cfg, name: str, seed: int, run_dir: str, facts: dict, params: dict) -> dict:
-    """One run, resumed where an interrupted one stopped; its result is cached."""
-    cfg = copy.deepcopy(cfg)
-    cfg.randomness = {**(cfg.get('randomness') or {}), 'seed': seed}
-    key = fingerprint(cfg)
+def train_and_test(
+    cfg, key: str, name: str, seed: int, run_dir: str, facts: dict, params: dict, launch: Launch
+) -> dict:
+    """One run, resumed where an interrupted one stopped; its result is cached.
+
+    Args:
+        cfg (Config): The variant's config (before the seed).
+        key (str): The run's :func:`fingerprint`.
+        launch (Launch): How its tools start.
+    """
+    cfg = seeded(cfg, seed)
     key_file = osp.join(run_dir, 'fingerprint')
     if osp.isdir(run_dir) and (not osp.isfile(key_file) or open(key_file).read().strip() != key):
         shutil.rmtree(run_dir)  # a run of another config: its checkpoints do not apply
@@ -293,13 +494,12 @@ def train_and_test(cfg, name: str, seed: int, run_dir: str, facts: dict, params:
         f.write(key)
 
     resumed = osp.isfile(osp.join(train_dir, 'last_checkpoint'))
-    train = [sys.executable, osp.join(REPO_ROOT, 'tools', 'train.py'), config_path]
-    train += ['--work-dir', train_dir] + (['--resume'] if resumed else [])
+    train = [config_path, '--work-dir', train_dir] + (['--resume'] if resumed else [])
     load_before = os.getloadavg()[0] if hasattr(os, 'getloadavg') else None
-    trained = _checked(train, osp.join(run_dir, 'train.log'))
+    trained = _checked('train', launch, train, osp.join(run_dir, 'train.log'))
     checkpoint = best_checkpoint(train_dir)
-    test = [sys.executable, osp.join(REPO_ROOT, 'tools', 'test.py'), config_path, checkpoint]
-    tested = _checked(test + ['--work-dir', test_dir], osp.join(run_dir, 'test.log'))
+    test = [config_path, checkpoint, '--work-dir', test_dir]
+    tested = _checked('test', launch, test, osp.join(run_dir, 'test.log'))
     table = read_class_table(osp.join(test_dir, 'per_class_f1.csv'))
     result = dict(
         variant=name,
@@ -307,6 +507,9 @@ def train_and_test(cfg, name: str, seed: int, run_dir: str, facts: dict, params:
         fingerprint=key,
         **run_scores(table, facts['rare_labels']),
         **params,
+        launcher=launch.launcher,
+        gpus_per_run=launch.gpus,
+        devices=list(launch.devices) or None,
         train_minutes=trained['wall_s'] / 60,
         test_minutes=tested['wall_s'] / 60,
         # CPU time depends less than wall time on what else the machine runs.
@@ -324,16 +527,34 @@ def train_and_test(cfg, name: str, seed: int, run_dir: str, facts: dict, params:
     return result
 
 
-def cached_result(cfg, seed: int, run_dir: str) -> dict | None:
-    """The cached result of this exact run, or None."""
-    path = osp.join(run_dir, RESULT)
-    if not osp.isfile(path):
+def read_result(path: str | None, key: str) -> dict | None:
+    """The run result stored at ``path`` if it has fingerprint ``key``, else None.
+
+    Raises:
+        UserInputError: The file is not a result (e.g. a merge conflict in --results-dir).
+    """
+    if not path or not osp.isfile(path):
         return None
-    with open(path) as f:
-        result = json.load(f)
-    cfg = copy.deepcopy(cfg)
-    cfg.randomness = {**(cfg.get('randomness') or {}), 'seed': seed}
-    return result if result.get('fingerprint') == fingerprint(cfg) else None
+    try:
+        with open(path) as f:
+            result = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UserInputError(
+            f'{path}: not a run result ({error}); delete it to rerun that run'
+        ) from None
+    return result if result.get('fingerprint') == key else None
+
+
+def published_path(results_dir: str | None, name: str, seed: int) -> str | None:
+    """Where ``--results-dir`` keeps a run's result: ``DIR/VARIANT/seedN.json``."""
+    return osp.join(results_dir, name, f'seed{seed}.json') if results_dir else None
+
+
+def publish(path: str | None, result: dict) -> None:
+    """Write ``result`` to ``path`` (atomically) unless a result of its config is there."""
+    if path and read_result(path, result['fingerprint']) is None:
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        write_json_atomic(path, result)
 
 
 # ---------------------------------------------------------------------------- report
@@ -361,8 +582,10 @@ def write_report(args, prepared: dict, names: list[str], runs: dict, facts: dict
             base_config=args.base_config,
             cfg_options=args.cfg_options or {},
             smoke=args.smoke,
+            preset=args.preset,
             seeds=args.seeds,
             machine=dict(system=platform.platform(), cpus=os.cpu_count()),
+            launch=dict(launcher=args.launcher, gpus_per_run=args.gpus_per_run, jobs=args.jobs),
             data={**facts, 'min_test_gestures': MIN_TEST_GESTURES},
             study_minutes=sum(r['train_minutes'] + r['test_minutes'] for r in all_runs),
             variants={
@@ -385,62 +608,93 @@ def write_report(args, prepared: dict, names: list[str], runs: dict, facts: dict
     return table
 
 
+def _counts(entry: dict) -> str:
+    return (
+        f'{entry["trainable_params"]:,} of {entry["total_params"]:,} parameters train '
+        f'({entry["trainable_percent"]:.2f}%)'
+    )
+
+
+def check(base, names: list[str], built: dict, problems: dict, slots: list[Launch]) -> None:
+    """Say which variants can run here and what is missing (the variants, then the data)."""
+    wanted = with_reused(names)
+    for name in wanted:
+        if name not in problems:
+            print(f'{name}: buildable, can run here; {_counts(built[name])}')
+        elif name in built:
+            print(f'{name}: buildable ({_counts(built[name])}); cannot run here: {problems[name]}')
+        else:
+            print(f'{name}: cannot run here: {problems[name]}')
+    try:
+        describe_data(split_facts(base))
+        data_missing = False
+    except UserInputError as error:
+        print(f'data missing: {error}')
+        data_missing = True
+    if describe_launch(slots):
+        print(describe_launch(slots))
+    runnable = len(wanted) - len(problems)
+    if data_missing:
+        print(
+            f'check: nothing can run here without the data above; {runnable} of {len(wanted)} '
+            'variants have everything else'
+        )
+    else:
+        print(f'check: {runnable} of {len(wanted)} variants can run here')
+
+
 def main() -> None:
     args = parse_args()
     # Building the variants logs each model's parameter counts; the table says it.
     MMLogger.get_instance('run_ablation', log_level='WARNING')
     with user_errors():
-        if args.jobs < 1:
-            raise UserInputError(f'--jobs must be at least 1, got {args.jobs}')
-        names = args.variants or default_variant_names()
-        for name in names:
-            get_variant(name)
+        slots = plan_launch(args)
+        names = chosen_variants(args)
         base = load_base(args)
-        prepared, problems = prepare_variants(base, names)
+        built, problems = prepare_variants(base, names)
+        if args.check:
+            check(base, names, built, problems, slots)
+            return
+        prepared = {name: entry for name, entry in built.items() if name not in problems}
         for name, entry in prepared.items():
-            print(
-                f'{name}: buildable, {entry["trainable_params"]:,} of {entry["total_params"]:,} '
-                f'parameters train ({entry["trainable_percent"]:.2f}%)'
-            )
+            print(f'{name}: buildable, {_counts(entry)}')
         # One line per missing prerequisite; stop before training anything unless
         # told to leave those variants out.
-        for problem in problems:
+        for problem in problems.values():
             print(f'{"skipped" if args.skip_unavailable else "error"}: {problem}', file=sys.stderr)
         if problems and not args.skip_unavailable:
             raise SystemExit(2)
-        if args.check:
-            return
         facts = split_facts(base)
-        print(
-            f'test set: {facts["test_videos"]} videos, {facts["test_gestures"]} gestures; '
-            f'rare classes (training count below the median): {facts["rare_labels"]}'
-        )
-        if facts['test_gestures'] < MIN_TEST_GESTURES:
-            print(
-                f'warning: fewer than {MIN_TEST_GESTURES} test gestures; differences between '
-                'variants will be hard to tell from test noise',
-                file=sys.stderr,
-            )
-        run_study(args, prepared, names, facts)
+        describe_data(facts)
+        if describe_launch(slots):
+            print(describe_launch(slots))
+        run_study(args, prepared, names, facts, slots)
 
 
-def run_study(args, prepared: dict, names: list[str], facts: dict) -> None:
+def run_study(args, prepared: dict, names: list[str], facts: dict, slots: list[Launch]) -> None:
     trained = []
     for name in names:
         if name in prepared and (prepared[name]['variant'].same_as or name) not in trained:
             trained.append(prepared[name]['variant'].same_as or name)
     # Seed-major order: a study stopped early still has every variant at one seed.
-    jobs = [(name, seed) for seed in args.seeds for name in trained]
+    world_size = max(args.gpus_per_run, 1)
+    jobs = [
+        (name, seed, fingerprint(seeded(prepared[name]['cfg'], seed), world_size))
+        for seed in args.seeds
+        for name in trained
+    ]
     runs, pending = {name: [] for name in trained}, []
-    for name, seed in jobs:
+    for name, seed, key in jobs:
         run_dir = osp.join(args.work_dir, name, f'seed{seed}')
-        cached = cached_result(prepared[name]['cfg'], seed, run_dir)
+        published = published_path(args.results_dir, name, seed)
+        cached = read_result(osp.join(run_dir, RESULT), key) or read_result(published, key)
         if cached is None:
-            pending.append((name, seed, run_dir))
+            pending.append((name, seed, key, run_dir))
         else:
+            publish(published, cached)  # a run finished before --results-dir was given
             runs[name].append(cached)
     if args.report_only:
-        for name, seed, _ in pending:
+        for name, seed, _, _ in pending:
             print(f'not finished: {name} seed {seed}')
         print(f'{len(jobs)} runs: {len(jobs) - len(pending)} finished, reported')
         to_run = []
@@ -448,16 +702,25 @@ def run_study(args, prepared: dict, names: list[str], facts: dict) -> None:
         print(f'{len(jobs)} runs: {len(jobs) - len(pending)} cached, {len(pending)} to run')
         to_run = pending
     failures, lock = [], threading.Lock()
+    # Each run at once holds one slot (its GPUs and port) and gives it back when done.
+    free = queue.SimpleQueue()
+    for slot in slots:
+        free.put(slot)
     start = time.monotonic()
     with tqdm(total=len(jobs), initial=len(jobs) - len(pending), unit='run') as bar:
 
         def run_one(job: tuple) -> None:
-            name, seed, run_dir = job
+            name, seed, key, run_dir = job
             entry = prepared[name]
             params = {k: v for k, v in entry.items() if k.endswith(('_params', '_percent'))}
             params['parallel_jobs'] = args.jobs
+            slot = free.get()
             try:
-                result = train_and_test(entry['cfg'], name, seed, run_dir, facts, params)
+                launch = replace(slot, job_name=f'mmstda-{name}-seed{seed}')
+                result = train_and_test(
+                    entry['cfg'], key, name, seed, run_dir, facts, params, launch
+                )
+                publish(published_path(args.results_dir, name, seed), result)
             except (RunFailed, UserInputError) as error:
                 with lock:
                     failures.append(f'{name} seed {seed}: {error}')
@@ -466,11 +729,13 @@ def run_study(args, prepared: dict, names: list[str], facts: dict) -> None:
                 with lock:
                     runs[name].append(result)
                     bar.set_description(f'{name} seed {seed} done')
+            finally:
+                free.put(slot)
             with lock:
                 bar.update(1)
 
         # Threads only wait on the tools' subprocesses; the work is in those.
-        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        with ThreadPoolExecutor(max_workers=len(slots)) as pool:
             for future in [pool.submit(run_one, job) for job in to_run]:
                 future.result()
     if to_run:
