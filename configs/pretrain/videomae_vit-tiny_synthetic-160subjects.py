@@ -27,16 +27,11 @@ train_dataloader = dict(
 max_iters = 12000
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters + 1)
 warmup_iters = 400
+# The base's warm-up and cosine decay, stretched to this run's iterations.
+_warmup, _cosine = _base_.param_scheduler
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=warmup_iters),
-    dict(
-        type='CosineAnnealingLR',
-        T_max=max_iters - warmup_iters,
-        eta_min_ratio=0.01,
-        by_epoch=False,
-        begin=warmup_iters,
-        end=max_iters,
-    ),
+    dict(_warmup, end=warmup_iters),
+    dict(_cosine, T_max=max_iters - warmup_iters, begin=warmup_iters, end=max_iters),
 ]
 default_hooks = dict(
     logger=dict(interval=100),

@@ -177,7 +177,7 @@ def test_demo_is_the_methods_regime():
 
 
 def _gestures(dataset) -> tuple[int, int, set]:
-    """(gestures, generator seed) of the videos a synthetic dataset config reads."""
+    """(gestures, generator seed, subjects) of the videos a synthetic dataset config reads."""
     from mmstda.datasets.synthetic_smg import SyntheticSMGConfig, plan_dataset
 
     generator = SyntheticSMGConfig(**(dataset.get('generator') or {}))

@@ -36,9 +36,9 @@ except ImportError:  # run from a source checkout without installing
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-from benchmark_online import build_preset_recognizer, frame_pool
+from benchmark_online import build_recognizer, frame_pool
 
-from mmstda.apis import MultiStreamRecognizer, OnlineRecognizer, init_online_recognizer
+from mmstda.apis import MultiStreamRecognizer, OnlineRecognizer
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -104,16 +104,7 @@ def measure(recognizer: OnlineRecognizer, pool: np.ndarray, num: int, args) -> d
 
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.config:
-        recognizer = init_online_recognizer(
-            args.config, args.checkpoint, frame_interval=args.frame_interval
-        )
-        name = f'{args.config} ({args.checkpoint or "untrained"})'
-    else:
-        recognizer = build_preset_recognizer(args)
-        name = f'DecoupledAdapterViT-{args.arch} {args.img_size}px'
+    recognizer, name = build_recognizer(args)
     pool = frame_pool(args, args.img_size)
     rows = [measure(recognizer, pool, num, args) for num in args.streams]
     print(

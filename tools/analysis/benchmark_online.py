@@ -247,19 +247,24 @@ def _percentiles(values: list[int]) -> tuple[float, float, float]:
     return float(np.median(values)), float(np.percentile(values, 95)), float(max(values))
 
 
-def main(argv: list[str] | None = None) -> dict:
-    args = parse_args(argv)
+def build_recognizer(args: argparse.Namespace) -> tuple[OnlineRecognizer, str]:
+    """The benchmarked recognizer (``--config`` or the preset) and a name for it."""
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.config:
         recognizer = init_online_recognizer(
             args.config, args.checkpoint, frame_interval=args.frame_interval
         )
-        name = f'{args.config} ({args.checkpoint or "untrained"})'
-    else:
-        recognizer = build_preset_recognizer(args)
-        head = 'crafted head (runs open)' if args.craft_head else 'untrained head'
-        name = f'DecoupledAdapterViT-{args.arch} {args.img_size}px, {head}'
+        return recognizer, f'{args.config} ({args.checkpoint or "untrained"})'
+    head = 'crafted head (runs open)' if args.craft_head else 'untrained head'
+    return build_preset_recognizer(
+        args
+    ), f'DecoupledAdapterViT-{args.arch} {args.img_size}px, {head}'
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    recognizer, name = build_recognizer(args)
     pool = frame_pool(args, args.img_size)
     to_frames = lambda seconds: max(1, int(round(seconds * args.fps)))  # noqa: E731
 
