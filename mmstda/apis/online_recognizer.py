@@ -389,10 +389,13 @@ class OnlineRecognizer:
                     label=s.label,
                     label_name=self.class_names[s.label],
                     start_frame=self._native(s.start),
-                    end_frame=min(end, self.num_frames_seen) if flush else end,
+                    end_frame=end,
                     score=s.score,
                 )
             )
+        if flush:  # the video ended: what still waits for frames ends at its last frame
+            for d in self._held:
+                d['end_frame'] = min(d['end_frame'], self.num_frames_seen)
         due = [d for d in self._held if d['end_frame'] <= self.num_frames_seen]
         self._held = [d for d in self._held if d['end_frame'] > self.num_frames_seen]
         for d in due:

@@ -122,3 +122,20 @@ def test_num_pending_counts_what_is_decoded_but_not_emitted():
     assert seen_pending
     recognizer.finish()
     assert recognizer.num_pending == 0
+
+
+def test_a_segment_waiting_for_its_last_frame_is_flushed_by_finish():
+    # Frame interval 2, 41 native frames: the last kept frame is native 40, whose step
+    # ends at 42. A segment the decoder closes on it waits for frame 41, which never
+    # comes: finish() must emit it, ending at the video's last frame, not drop it.
+    from mmstda.models.heads import Segment
+
+    recognizer = _recognizer(2, score_thr=0.99)  # nothing else comes out
+    assert recognizer.process(_video(41)) == []
+    last = recognizer._model_frames  # 21 model frames: 0..20
+    # What the decoder returns when a run ends (end-ness) on the last kept frame.
+    assert recognizer._emit([Segment(10, last, 1, 0.995)]) == []  # waits for frame 42
+    assert recognizer.num_pending >= 1
+    (segment,) = [s for s in recognizer.finish() if s['score'] == 0.995]
+    assert (segment['start_frame'], segment['end_frame'], segment['emitted_frame']) == (20, 41, 41)
+    assert recognizer.num_segments >= 1
