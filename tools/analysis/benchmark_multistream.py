@@ -36,22 +36,14 @@ except ImportError:  # run from a source checkout without installing
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-from benchmark_online import build_recognizer, frame_pool
+from benchmark_online import add_model_arguments, build_recognizer, frame_pool
 
 from mmstda.apis import MultiStreamRecognizer, OnlineRecognizer
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Live streams served in real time')
-    parser.add_argument('--config', help='model config (with --checkpoint: a trained model)')
-    parser.add_argument('--checkpoint', help='checkpoint of --config')
-    parser.add_argument('--video', help='video whose frames every stream loops')
-    parser.add_argument('--arch', default='small', help='preset without --config')
-    parser.add_argument('--img-size', type=int, default=160, help='frame size without --config')
-    parser.add_argument('--clip-frames', type=int, default=16, help='clip without --config')
-    parser.add_argument('--num-classes', type=int, default=17, help='classes without --config')
-    parser.add_argument('--frame-interval', type=int, default=None, help='(default: config)')
-    parser.add_argument('--craft-head', action='store_true', help='without --config: runs open')
+    add_model_arguments(parser)  # every stream loops --video (default: random frames)
     parser.add_argument('--fps', type=float, default=28.0, help='native rate of each stream')
     parser.add_argument('--streams', type=int, nargs='+', default=[1, 2, 4, 8], help='values of N')
     parser.add_argument('--steps', type=int, default=6, help='clip steps per timed round')

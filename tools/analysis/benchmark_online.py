@@ -53,8 +53,8 @@ from mmaction.structures import ActionDataSample
 from mmstda.apis import OnlineRecognizer, init_online_recognizer
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Benchmark online against sliding-window')
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The model to benchmark: a trained config + checkpoint, or a preset ViT."""
     parser.add_argument('--config', help='model config (with --checkpoint: a trained model)')
     parser.add_argument('--checkpoint', help='checkpoint of --config')
     parser.add_argument('--video', help='video to loop as input (default: random frames)')
@@ -68,6 +68,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         '--craft-head', action='store_true', help='without --config: class biases 0 (runs open)'
     )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Benchmark online against sliding-window')
+    add_model_arguments(parser)
     parser.add_argument('--fps', type=float, default=28.0, help='native frame rate')
     parser.add_argument('--window-clips', type=int, default=4, help='clips per sliding window')
     parser.add_argument(
