@@ -331,14 +331,30 @@ def test_preset_says_what_it_leaves_out_and_checks_only_its_variants(
     from ablation.variants import PRESETS, default_variant_names
 
     args = tiny_study(tmp_path, '--check', '--preset', 'quick', variants=())
-    assert _main(study, monkeypatch, args) == 0
+    # The tiny base lists no training sample_ids, so the label-budget variants
+    # cannot run on it, and the check's exit status says so.
+    assert _main(study, monkeypatch, args) == 1
     lines = capsys.readouterr().out.splitlines()
+    assert (
+        lines[-1]
+        == f'check: {len(PRESETS["quick"]) - 2} of {len(PRESETS["quick"])} variants can run here'
+    )
+    assert 'stda-quarter: cannot run here: the label-budget variants need' in '\n'.join(lines)
     left_out = [name for name in default_variant_names() if name not in PRESETS['quick']]
     assert left_out and lines[0] == (
         f"preset 'quick': {len(PRESETS['quick'])} variants; leaves out {', '.join(left_out)}"
     )
     checked = [line.split(':')[0] for line in lines[1 : 1 + len(PRESETS['quick'])]]
     assert checked == list(PRESETS['quick'])
+    assert not (tmp_path / 'linear-probe').exists()
+
+
+def test_check_exits_0_when_every_chosen_variant_can_run(
+    study, tiny_study, tmp_path, monkeypatch, capsys
+):
+    args = tiny_study(tmp_path, '--check', variants=('linear-probe', 'stda'))
+    assert _main(study, monkeypatch, args) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == 'check: 2 of 2 variants can run here'
     assert not (tmp_path / 'linear-probe').exists()
 
 
@@ -422,7 +438,8 @@ def test_check_of_the_smg_config_names_what_is_missing_here(study, monkeypatch, 
     trunk, data_root = smg.model.backbone.pretrained, smg.train_dataloader.dataset.data_root
     if osp.exists(osp.join(REPO_ROOT, trunk)) or osp.exists(osp.join(REPO_ROOT, data_root)):
         pytest.skip('the SMG weights or data are on this machine')
-    assert _main(study, monkeypatch, ['--base-config', SMG_CONFIG, '--check']) == 0
+    # A script can test the status: 1 while anything is missing.
+    assert _main(study, monkeypatch, ['--base-config', SMG_CONFIG, '--check']) == 1
     lines = capsys.readouterr().out.splitlines()
     reports = {line.split(':')[0]: line for line in lines}
     # The 3D CNN trains from scratch: nothing but the data is missing for it.

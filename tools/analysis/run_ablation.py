@@ -23,7 +23,8 @@ its root).
 Variants are overrides of the base config (``tools/analysis/ablation/variants.py``),
 all of them or a ``--preset``; ``--check`` builds each of them (parameters on the
 meta device, so a ViT-g costs no memory), reads the data sets and says which
-variants can run here and what is missing.
+variants can run here and what is missing; it exits with status 1 when anything
+is missing, 0 when every chosen variant can run.
 
 Where the runs run:
 
@@ -154,7 +155,7 @@ def parse_args() -> argparse.Namespace:
         '--check',
         action='store_true',
         help='build every variant and read the data sets, say which variants can run here '
-        'and what is missing, and train nothing',
+        'and what is missing, and train nothing (exit status 1 when anything is missing)',
     )
     parser.add_argument(
         '--skip-unavailable',
@@ -615,8 +616,13 @@ def _counts(entry: dict) -> str:
     )
 
 
-def check(base, names: list[str], built: dict, problems: dict, slots: list[Launch]) -> None:
-    """Say which variants can run here and what is missing (the variants, then the data)."""
+def check(base, names: list[str], built: dict, problems: dict, slots: list[Launch]) -> bool:
+    """Say which variants can run here and what is missing (the variants, then the data).
+
+    Returns:
+        bool: Whether every chosen variant can run here (the exit status of
+        ``--check`` is 0 only then, so a script can test it).
+    """
     wanted = with_reused(names)
     for name in wanted:
         if name not in problems:
@@ -641,6 +647,7 @@ def check(base, names: list[str], built: dict, problems: dict, slots: list[Launc
         )
     else:
         print(f'check: {runnable} of {len(wanted)} variants can run here')
+    return not data_missing and not problems
 
 
 def main() -> None:
@@ -653,7 +660,8 @@ def main() -> None:
         base = load_base(args)
         built, problems = prepare_variants(base, names)
         if args.check:
-            check(base, names, built, problems, slots)
+            if not check(base, names, built, problems, slots):
+                raise SystemExit(1)
             return
         prepared = {name: entry for name, entry in built.items() if name not in problems}
         for name, entry in prepared.items():
