@@ -588,7 +588,11 @@ def write_report(args, prepared: dict, names: list[str], runs: dict, facts: dict
             machine=dict(system=platform.platform(), cpus=os.cpu_count()),
             launch=dict(launcher=args.launcher, gpus_per_run=args.gpus_per_run, jobs=args.jobs),
             data={**facts, 'min_test_gestures': MIN_TEST_GESTURES},
+            # Wall and CPU minutes of the runs' tools; resumed runs count their
+            # last attempt only (the list says which).
             study_minutes=sum(r['train_minutes'] + r['test_minutes'] for r in all_runs),
+            study_cpu_minutes=_cpu_minutes(all_runs),
+            resumed_runs=[f'{r["variant"]} seed {r["seed"]}' for r in all_runs if r.get('resumed')],
             variants={
                 name: dict(
                     group=entry['variant'].group,
@@ -607,6 +611,12 @@ def write_report(args, prepared: dict, names: list[str], runs: dict, facts: dict
         f.write(table)
     plot_summary(summary, osp.join(report_dir, 'results.png'))
     return table
+
+
+def _cpu_minutes(runs: list[dict]) -> float | None:
+    """Train + test CPU minutes of ``runs``; None if a launcher could not measure them."""
+    times = [r.get(k) for r in runs for k in ('train_cpu_minutes', 'test_cpu_minutes')]
+    return None if any(t is None for t in times) else sum(times)
 
 
 def _counts(entry: dict) -> str:

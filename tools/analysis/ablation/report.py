@@ -22,8 +22,14 @@ METRICS = (
     ('rare_f1', 'rare-class F1', '{:.3f}'),
     ('trainable_percent', 'trainable params (%)', '{:.2f}'),
     ('train_minutes', 'train time (min)', '{:.1f}'),
+    # CPU time depends less than wall time on what else shares the machine (and a
+    # paused study adds nothing to it); launchers that cannot measure it give None.
+    ('train_cpu_minutes', 'train CPU time (min)', '{:.1f}'),
     ('peak_memory_mb', 'peak memory (MB)', '{:.0f}'),
 )
+# A run resumed after an interruption times only its last attempt (the earlier
+# ones died with their process), so its train times are left out of the means.
+_TIMES = ('train_minutes', 'train_cpu_minutes')
 _TITLES = {key: title for key, title, _ in METRICS}
 _TABLE_COLUMNS = ('label', 'num_gt', 'num_pred', 'tp')
 
@@ -127,16 +133,19 @@ def summarise(rows: Sequence[dict], runs: dict[str, list[dict]]) -> list[dict]:
         runs (dict[str, list[dict]]): Finished run results by variant name.
 
     Returns:
-        list[dict]: Per row, its fields plus ``seeds`` and, per metric key,
-        ``{'mean': float, 'std': float | None}`` (None with fewer than 2 seeds,
-        missing when no run finished).
+        list[dict]: Per row, its fields plus ``seeds``, ``untimed`` (seeds of
+        resumed runs, whose train times are left out) and, per metric key,
+        ``{'mean': float, 'std': float | None}`` (None with fewer than 2 values,
+        missing when no run has the value).
     """
     summary = []
     for row in rows:
         finished = runs.get(row['runs_of'], [])
         entry = dict(row, seeds=sorted(r['seed'] for r in finished))
+        entry['untimed'] = sorted(r['seed'] for r in finished if r.get('resumed'))
         for key, _, _ in METRICS:
-            values = [r[key] for r in finished if r.get(key) is not None]
+            timed = [r for r in finished if key not in _TIMES or not r.get('resumed')]
+            values = [r[key] for r in timed if r.get(key) is not None]
             if values:
                 mean, std = _mean_std(values)
                 entry[key] = dict(mean=mean, std=std)
@@ -171,9 +180,9 @@ def smallest_real_difference(runs: dict[str, list[dict]], key: str = 'test_f1') 
     return dict(pooled_std=pooled, seeds=seeds, difference=2 * pooled * math.sqrt(2 / seeds))
 
 
-def _cell(stats: dict | None, fmt: str) -> str:
+def _cell(stats: dict | None, fmt: str, finished: bool) -> str:
     if stats is None:
-        return 'not run'
+        return 'not measured' if finished else 'not run'
     text = fmt.format(stats['mean'])
     return text if stats['std'] is None else f'{text} ± {fmt.format(stats["std"])}'
 
@@ -185,9 +194,20 @@ def markdown_table(summary: Sequence[dict], noise: dict | None) -> str:
     for row in summary:
         label = row['label'] + (f' (= {row["runs_of"]})' if row['runs_of'] != row['name'] else '')
         cells = [row['group'], label]
-        cells += [_cell(row.get(key), fmt) for key, _, fmt in METRICS]
+        cells += [_cell(row.get(key), fmt, bool(row['seeds'])) for key, _, fmt in METRICS]
         cells.append(','.join(str(s) for s in row['seeds']) or '-')
         lines.append('| ' + ' | '.join(cells) + ' |')
+    untimed = [
+        f'{row["runs_of"]} seed {seed}'
+        for row in summary
+        if row['runs_of'] == row['name']
+        for seed in row.get('untimed', [])
+    ]
+    if untimed:
+        lines.append(
+            f'\nTrain times leave out {len(untimed)} resumed run(s) ({", ".join(untimed)}): '
+            'a resumed run times only its last attempt.'
+        )
     if noise is None:
         lines.append('\nWith one seed per variant, the seed spread (and so which differences '
                      'are real) is unknown.')  # fmt: skip

@@ -6,11 +6,13 @@ from mmstda.evaluation import segment_f1
 from mmstda.utils.errors import UserInputError
 
 from ablation.report import (
+    markdown_table,
     pooled_scores,
     rare_labels,
     read_class_table,
     run_scores,
     smallest_real_difference,
+    summarise,
 )
 
 
@@ -67,3 +69,42 @@ def test_pooled_scores_follow_the_rule_of_segment_f1(tp, num_pred, num_gt):
     scored = segment_f1({'video': preds}, {'video': gts})
     pooled = pooled_scores(tp, num_pred, num_gt)
     assert pooled == pytest.approx({key: scored[key] for key in pooled})
+
+
+def _run(seed, train_minutes, cpu, resumed=False):
+    return dict(
+        seed=seed,
+        test_f1=0.5,
+        rare_f1=0.1,
+        trainable_percent=4.0,
+        train_minutes=train_minutes,
+        train_cpu_minutes=cpu,
+        peak_memory_mb=900.0,
+        resumed=resumed,
+    )
+
+
+def test_resumed_runs_are_left_out_of_the_train_times_and_named():
+    # Seed 2 was interrupted and resumed: its 1.2 minutes are its last attempt only.
+    runs = {'stda': [_run(0, 10.0, 9.0), _run(1, 12.0, 11.0), _run(2, 1.2, 1.1, resumed=True)]}
+    rows = [dict(name='stda', group='g', label='STDA', runs_of='stda')]
+    (entry,) = summarise(rows, runs)
+    assert entry['seeds'] == [0, 1, 2] and entry['untimed'] == [2]
+    assert entry['train_minutes']['mean'] == pytest.approx(11.0)
+    assert entry['train_cpu_minutes']['mean'] == pytest.approx(10.0)
+    assert entry['test_f1']['mean'] == pytest.approx(0.5)  # scores keep every seed
+    table = markdown_table([entry], None)
+    assert '| 11.0 ± 1.4 | 10.0 ± 1.4 |' in table
+    assert 'Train times leave out 1 resumed run(s) (stda seed 2)' in table
+
+
+def test_times_a_launcher_could_not_measure_read_not_measured():
+    # Slurm runs record no CPU time; a variant with no finished run reads 'not run'.
+    runs = {'stda': [_run(0, 10.0, None)]}
+    rows = [
+        dict(name='stda', group='g', label='STDA', runs_of='stda'),
+        dict(name='x3d', group='g', label='X3D', runs_of='x3d'),
+    ]
+    stda, x3d = markdown_table(summarise(rows, runs), None).splitlines()[2:4]
+    assert stda.split(' | ')[5:7] == ['10.0', 'not measured']
+    assert x3d.split(' | ')[2] == 'not run'
