@@ -415,6 +415,16 @@ def seeded(cfg, seed: int):
 
 
 # ------------------------------------------------------------------------------ runs
+def processor_name() -> str:
+    """The CPU model (training is deterministic on one CPU model, not across models)."""
+    with contextlib.suppress(OSError):
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    return platform.processor() or 'unknown'
+
+
 def run_tool(command: list[str], log_path: str, env: dict | None = None) -> dict:
     """Run one tool, its output into ``log_path``; wall time and peak memory.
 
@@ -522,6 +532,7 @@ def train_and_test(
         checkpoint=osp.relpath(checkpoint, run_dir),
         operating_point=read_operating_point(checkpoint) if osp.isfile(checkpoint) else None,
         load_average_1min=[load_before, os.getloadavg()[0] if load_before is not None else None],
+        processor=processor_name(),
         finished_utc=datetime.now(timezone.utc).isoformat(timespec='seconds'),
     )
     write_json_atomic(osp.join(run_dir, RESULT), result)
@@ -585,7 +596,13 @@ def write_report(args, prepared: dict, names: list[str], runs: dict, facts: dict
             smoke=args.smoke,
             preset=args.preset,
             seeds=args.seeds,
-            machine=dict(system=platform.platform(), cpus=os.cpu_count()),
+            machine=dict(
+                system=platform.platform(),
+                cpus=os.cpu_count(),
+                processor=processor_name(),
+                # Each run records the CPU it trained on; runs may come from several.
+                run_processors=sorted({r.get('processor', 'not recorded') for r in all_runs}),
+            ),
             launch=dict(launcher=args.launcher, gpus_per_run=args.gpus_per_run, jobs=args.jobs),
             data={**facts, 'min_test_gestures': MIN_TEST_GESTURES},
             # Wall and CPU minutes of the runs' tools; resumed runs count their

@@ -220,6 +220,21 @@ def _asba_option(variant: str, **options) -> Callable[[Config], dict]:
     return overrides
 
 
+# ASBA with its geometric and temporal augmentations set to the identity at every
+# intensity, photometric ones (brightness, contrast, saturation, noise) kept: tells
+# whether what ASBA does to a class is the harm of moving or re-timing it (the
+# synthetic classes are defined by where the hand goes and how fast it moves).
+ASBA_GEOMETRY_AND_TIMING_OFF = dict(
+    crop_area=(1.0, 1.0),
+    crop_aspect=(1.0, 1.0),
+    translate=(0.0, 0.0),
+    rotate_deg=(0.0, 0.0),
+    flip_prob=(0.0, 0.0),
+    slow_down=(0.0, 0.0),
+    speed_warp=(0.0, 0.0),
+)
+
+
 def _quarter_of_the_videos(cfg: Config) -> dict:
     """A quarter of the labelled training videos (at least one), the first by sample id.
 
@@ -306,6 +321,13 @@ VARIANTS = (
         LONG_TAIL,
         'ASBA inverted: stronger on frequent, easy classes (as CUDA, ICLR 2023)',
         _asba_option('asba-inverse', inverse=True),
+        True,
+    ),
+    Variant(
+        'asba-photometric',
+        LONG_TAIL,
+        'ASBA, photometric only (no crop, shift, rotation or re-timing)',
+        _asba_option('asba-photometric', **ASBA_GEOMETRY_AND_TIMING_OFF),
         True,
     ),
     Variant('afhead', ADAPTERS, 'STDA + anchor-free head', _afhead, True),

@@ -115,6 +115,17 @@ def _asba_steps(cfg: Config) -> list:
         ('asba-rarity', dict(rarity_weight=1.0)),
         ('asba-difficulty', dict(rarity_weight=0.0)),
         ('asba-inverse', dict(inverse=True)),
+        (
+            'asba-photometric',
+            dict(
+                translate=(0.0, 0.0),
+                rotate_deg=(0.0, 0.0),
+                crop_area=(1.0, 1.0),
+                crop_aspect=(1.0, 1.0),
+                slow_down=(0.0, 0.0),
+                speed_warp=(0.0, 0.0),
+            ),
+        ),
     ],
 )
 def test_asba_signal_variants_change_only_the_asba_transform(tiny_base, name, setting):
