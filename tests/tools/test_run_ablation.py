@@ -7,9 +7,11 @@ import glob
 import json
 import os
 import os.path as osp
+import re
 import runpy
 import subprocess
 import sys
+from pathlib import Path
 
 from mmengine.config import Config
 
@@ -95,6 +97,11 @@ def test_jobs_below_one_is_refused(tmp_path, monkeypatch, capsys):
     assert not os.listdir(tmp_path)
 
 
+def _cpu_model() -> str:
+    match = re.search(r'^model name\s*:\s*(.+)$', Path('/proc/cpuinfo').read_text(), re.M)
+    return match.group(1).strip()
+
+
 def test_smoke_study_trains_caches_and_reports(tmp_path, tiny_trunk, monkeypatch, capsys):
     data = str(tmp_path / 'smg')
     generate_synthetic_smg(
@@ -119,11 +126,14 @@ def test_smoke_study_trains_caches_and_reports(tmp_path, tiny_trunk, monkeypatch
         assert 0.0 <= result['test_f1'] <= 1.0 and result['test_num_gt'] > 0
         assert result['train_minutes'] > 0 and result['peak_memory_mb'] > 0
         assert result['parallel_jobs'] == 2
+        # Runs from different CPU models train differently: each names its CPU.
+        assert result['processor'] == _cpu_model()
         # The linear probe trains no backbone parameter; the adapters do.
         assert (result['backbone_trainable_percent'] > 0) == (name == 'asba-off')
     report = json.loads((work / 'results.json').read_text())
     assert [row['name'] for row in report['summary']] == ['linear-probe', 'asba-off']
     assert len(report['runs']) == 2
+    assert report['machine']['run_processors'] == [_cpu_model()]
     assert report['variants']['linear-probe']['overrides']['model.backbone.adapter_type'] is None
     table = (work / 'results.md').read_text().splitlines()
     assert table[0].startswith('| group | variant | test F1 | rare-class F1')
