@@ -15,6 +15,7 @@ import ast
 import contextlib
 import glob
 import io
+import json
 import os
 import os.path as osp
 import re
@@ -341,3 +342,35 @@ def test_readme_snippet_streams_the_demo_and_prints_what_it_says(
     assert (segment['start_frame'], segment['end_frame']) == (0, VIDEO_FRAMES)
     assert segment['emitted_frame'] == VIDEO_FRAMES
     assert score_thr <= segment['score'] == pytest.approx(torch.tensor(3.0).sigmoid().item())
+
+
+def _study_section(path: str, heading: str) -> str:
+    text = _read(path)
+    start = text.index(heading)
+    end = text.find('\n#', start + len(heading))
+    return text[start : end if end != -1 else len(text)]
+
+
+@pytest.mark.parametrize(
+    ('path', 'heading'),
+    [
+        ('README.md', '### The ablation study'),
+        (osp.join(DOCS, 'benchmarks.md'), '## Ablation study'),
+    ],
+)
+def test_the_study_table_is_the_committed_study(path, heading):
+    """The README and the benchmarks show docs/ablation/results.json's numbers, not older ones."""
+    with open(osp.join(REPO_ROOT, 'docs', 'ablation', 'results.json')) as f:
+        study = json.load(f)
+    section = _study_section(path, heading)
+    rows = [line for line in section.splitlines() if line.startswith('| ')]
+    for entry in study['summary']:
+        cells = [
+            f'{entry[key]["mean"]:.3f} ± {entry[key]["std"]:.3f}' for key in ('test_f1', 'rare_f1')
+        ]
+        shown = [row for row in rows if all(cell in row for cell in cells)]
+        assert shown, f'{path}: no table row shows {entry["name"]} as {cells}'
+        seeds = ','.join(str(seed) for seed in entry['seeds'])
+        assert any(seeds in row for row in shown), f'{path}: {entry["name"]} seeds {seeds}'
+    assert f'{study["seed_noise"]["difference"]:.3f}' in section, 'the noise bound'
+    assert '0.43808' in section, "the paper's number beside the study"
