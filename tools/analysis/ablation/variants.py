@@ -235,26 +235,60 @@ ASBA_GEOMETRY_AND_TIMING_OFF = dict(
 )
 
 
+def _training_video_ids(dataset: dict) -> list:
+    """The labelled training videos of the base: ``sample_ids``, or SMG's challenge split.
+
+    An ``SMGDataset`` that names a ``split`` and no ``split_file`` (the SMG
+    configs, ``configs/stda_smg.py``) trains on the challenge split's videos
+    (Sample0001-0030), as the dataset itself resolves them.
+    """
+    from mmstda.datasets.smg_meta import SMG_CHALLENGE_SPLITS
+
+    ids = dataset.get('sample_ids')
+    if ids:
+        return list(ids)
+    split = dataset.get('split', 'train')  # SMGDataset's default split
+    if (
+        dataset.get('type') == 'SMGDataset'
+        and not dataset.get('split_file')
+        and split in SMG_CHALLENGE_SPLITS
+    ):
+        return list(SMG_CHALLENGE_SPLITS[split])
+    raise VariantUnavailable(
+        'the label-budget variants need train_dataloader.dataset.sample_ids in the '
+        'base config (the labelled training videos to take a quarter of), or an '
+        "SMGDataset on the challenge split (split='train', no split_file)"
+    )
+
+
 def _quarter_of_the_videos(cfg: Config) -> dict:
     """A quarter of the labelled training videos (at least one), the first by sample id.
 
-    The base's training dataset must name its videos (``sample_ids``); the study's
-    does. The schedule (iterations) is kept: the question is what the labels buy.
+    The schedule (iterations) is kept: the question is what the labels buy. A base
+    with ``windows_per_video`` gets proportionally more windows per kept video; one
+    without (e.g. SMG's, where a video gives as many windows as it is long) repeats
+    the kept videos with MMEngine's ``RepeatDataset`` instead.
     """
-    ids = cfg.train_dataloader.dataset.get('sample_ids')
-    if not ids:
-        raise VariantUnavailable(
-            'the label-budget variants need train_dataloader.dataset.sample_ids in the '
-            'base config (the labelled training videos to take a quarter of)'
-        )
-    ids = list(ids)
+    dataset = cfg.train_dataloader.dataset
+    ids = _training_video_ids(dataset)
     kept = ids[: max(1, len(ids) // 4)]
-    # Windows per video are raised to keep the iterations per epoch (the schedule).
-    per_video = cfg.train_dataloader.dataset.get('windows_per_video')
-    options = {'train_dataloader.dataset.sample_ids': kept}
+    per_video = dataset.get('windows_per_video')
+    if dataset.get('sample_ids'):
+        options = {'train_dataloader.dataset.sample_ids': kept}
+        if per_video:
+            options['train_dataloader.dataset.windows_per_video'] = (
+                per_video * len(ids) // len(kept)
+            )
+        return options
+    quarter = dict(copy.deepcopy(dataset.to_dict()), sample_ids=kept)
     if per_video:
-        options['train_dataloader.dataset.windows_per_video'] = per_video * len(ids) // len(kept)
-    return options
+        quarter['windows_per_video'] = per_video * len(ids) // len(kept)
+        return {'train_dataloader.dataset': dict(_delete_=True, **quarter)}
+    return {
+        'train_dataloader.dataset': dict(
+            _delete_=True, type='RepeatDataset', times=len(ids) // len(kept), dataset=quarter
+        )
+    }
 
 
 def _with_quarter(overrides: Callable[[Config], dict]) -> Callable[[Config], dict]:

@@ -167,3 +167,35 @@ def test_presets_name_known_variants_and_an_unknown_one_is_refused():
     assert 'quick' in PRESETS
     with pytest.raises(UserInputError, match="unknown preset 'fast'; expected one of full, quick"):
         preset_variant_names('fast')
+
+
+def test_label_budget_on_smg_takes_a_quarter_of_the_challenge_training_split():
+    # configs/stda_smg.py names no sample_ids and no windows_per_video: the quarter
+    # is Sample0001-0007 of the challenge's 1-30, repeated 4x to keep the schedule.
+    smg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'stda_smg.py'))
+    base_dataset = smg.train_dataloader.dataset.to_dict()
+    assert 'sample_ids' not in base_dataset and base_dataset.get('split', 'train') == 'train'
+    # The ViT-g weights are not here; any existing file passes the variants' check.
+    smg.model.backbone.pretrained = osp.join(
+        REPO_ROOT, 'checkpoints', 'videomae_vit-tiny_synthetic-160subjects.pth'
+    )
+    for name in ('stda-quarter', 'vit-fullft-quarter', 'x3d-quarter'):
+        cfg = variant_config(smg, get_variant(name))
+        wrapped = cfg.train_dataloader.dataset
+        assert (wrapped.type, wrapped.times) == ('RepeatDataset', 4)
+        assert wrapped.dataset.sample_ids == [1, 2, 3, 4, 5, 6, 7]
+        # Everything else of the base's training set is kept.
+        assert {k: v for k, v in wrapped.dataset.items() if k != 'sample_ids'} == base_dataset
+
+    from mmaction.registry import DATASETS
+    from mmengine.registry import DefaultScope
+
+    # MMEngine's RepeatDataset builds its inner dataset in the default scope, which
+    # the Runner sets to the config's default_scope ('mmaction').
+    with DefaultScope.overwrite_default_scope(smg.default_scope):
+        lazy = dict(wrapped.to_dict(), lazy_init=True)  # no SMG data here
+        lazy['dataset']['lazy_init'] = True
+        built = DATASETS.build(lazy)
+    assert type(built).__name__ == 'RepeatDataset' and built.times == 4
+    assert type(built.dataset).__name__ == 'SMGDataset'
+    assert built.dataset.sample_ids == [1, 2, 3, 4, 5, 6, 7]
