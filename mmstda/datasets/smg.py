@@ -27,6 +27,12 @@ from .smg_meta import SMG_CHALLENGE_SPLITS, SMG_CLASSES
 
 # Modules whose exceptions are decoding failures (decord, PyAV).
 DECODER_MODULES = ('decord', 'av')
+# Tries of a window whose decoder fails. decord's decoder thread reads ahead: under
+# load it can reach a damaged part of a file before the frames asked for are out,
+# and fail a window that decodes (measured here: 11 of 30 tries of frames 0-15 of a
+# file damaged from frame 71, at load 3.3). The same window, with the same random
+# draws, is tried again; one that fails every time is reported.
+DECODE_ATTEMPTS = 5
 
 # Largest relative difference between the frame rate a video decodes at and the
 # one its annotations declare (container rates are rounded, e.g. 27.97 for 28).
@@ -536,27 +542,36 @@ class SMGDataset(BaseDataset):
         Returns None for a training window skipped under ``skip_invalid`` (a frame
         does not decode); :meth:`_rand_another` then names the replacement.
         """
-        with seeded_global_rngs(self.sample_seed.entropy(idx)):
-            data_info = self.get_data_info(idx)
-            try:
-                return self.pipeline(data_info)
-            except Exception as error:
-                undecodable = self._undecodable(data_info, error)
-                if undecodable is None:
-                    raise
-                if not self.skip_invalid or self.test_mode:
-                    reason = '' if not self.test_mode else ' (test windows are never skipped)'
-                    raise SMGDataError(f'{undecodable}{reason}') from error
-                count = self.sample_seed.count_skip()
-                warnings.warn(
-                    f'skipped window: {undecodable}; {count} window(s) skipped so far',
-                    SMGDataWarning,
-                    stacklevel=2,
-                )
-                # Drawn from this sample's seeded stream, so the replacement is
-                # the same in every run.
-                self._replacement_index = int(np.random.randint(0, len(self)))
-                return None
+        for attempt in range(DECODE_ATTEMPTS):
+            with seeded_global_rngs(self.sample_seed.entropy(idx)):
+                data_info = self.get_data_info(idx)
+                try:
+                    return self.pipeline(data_info)
+                except Exception as error:
+                    retry = attempt + 1 < DECODE_ATTEMPTS
+                    if retry and type(error).__module__.startswith(DECODER_MODULES):
+                        continue
+                    undecodable = self._undecodable(data_info, error)
+                    if undecodable is None:
+                        raise
+                    return self._unusable_window(undecodable, error)
+        raise AssertionError('unreachable')
+
+    def _unusable_window(self, undecodable: str, error: Exception):
+        """Raise for an undecodable window, or skip it (training with ``skip_invalid``)."""
+        if not self.skip_invalid or self.test_mode:
+            reason = '' if not self.test_mode else ' (test windows are never skipped)'
+            raise SMGDataError(f'{undecodable}{reason}') from error
+        count = self.sample_seed.count_skip()
+        warnings.warn(
+            f'skipped window: {undecodable}; {count} window(s) skipped so far',
+            SMGDataWarning,
+            stacklevel=3,
+        )
+        # Drawn from this sample's seeded stream, so the replacement is
+        # the same in every run.
+        self._replacement_index = int(np.random.randint(0, len(self)))
+        return None
 
     def _rand_another(self) -> int:
         if self._replacement_index is not None:

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from mmstda.datasets import SMGDataset, SMGDataWarning
+from mmstda.datasets.smg import DECODE_ATTEMPTS
 from mmstda.utils import UserInputError
+from tests.conftest import write_video
 
 
 def _build(root, ids=(1,), **kwargs):
@@ -175,6 +177,45 @@ def test_undecodable_frame_names_file_and_frame(tmp_path, damaged_video):
         match=r'Sample0001_color\.mp4: cannot decode frame 8\d \(window at frame 80\): Check',
     ):
         dataset[10]  # frames 80-95
+
+
+def test_a_window_the_decoder_fails_is_tried_again_with_the_same_draws(tmp_path, monkeypatch):
+    # decord's decoder thread reads ahead: under load it can reach a damaged part of
+    # a file before frames 0-15 are out and fail a window that decodes (the damaged
+    # fixture's frames 0-15 failed 11 times in 30 at load 3.3). Such a window is
+    # tried again; one that fails every time is still reported. Simulated on a sound
+    # video so that only the simulated failures happen.
+    from decord._ffi.base import DECORDError
+    from mmaction.datasets.transforms import DecordDecode
+
+    folder = tmp_path / 'Sample0001'
+    folder.mkdir()
+    write_video(str(folder / 'Sample0001_color.mp4'), num_frames=40)
+    (folder / 'Sample0001_finelabels.csv').write_text('1,5,20\n')
+    (folder / 'Sample0001_data.csv').write_text('40,28,0\n')
+    dataset = _damaged_dataset(tmp_path, test_mode=True)  # the same dataset, sound video
+    expected = dataset[0]['imgs']
+    original, calls, failures = DecordDecode.transform, [], [DECODE_ATTEMPTS - 1]
+
+    def fails_first(self, results):
+        calls.append(np.array(results['frame_inds']))
+        if len(calls) <= failures[0]:
+            raise DECORDError('Thread worker: Error sending packet.')
+        return original(self, results)
+
+    monkeypatch.setattr(DecordDecode, 'transform', fails_first)
+    frames = dataset[0]['imgs']
+    assert len(calls) == DECODE_ATTEMPTS
+    assert all(np.array_equal(inds, calls[0]) for inds in calls)
+    assert all(np.array_equal(a, b) for a, b in zip(frames, expected, strict=True))
+
+    calls.clear()
+    failures[0] = DECODE_ATTEMPTS
+    with pytest.raises(
+        UserInputError, match=r'cannot decode frames 0-15 \(window at frame 0\): Thread worker'
+    ):
+        dataset[0]
+    assert len(calls) == DECODE_ATTEMPTS
 
 
 def test_test_windows_are_never_skipped(tmp_path, damaged_video):
