@@ -322,6 +322,9 @@ def test_slurm_runs_each_tool_as_a_job_and_caches_and_resumes_as_locally(
     assert [r['test_f1'] for r in report['runs']] == pytest.approx([TABLE_F1, TABLE_F1])
     assert [r['resumed'] for r in report['runs']] == [False, True]
     assert report['runs'][1]['operating_point'] == POINT
+    # The runs trained on the cluster's nodes: this host's CPU is not theirs.
+    assert [r['processor'] for r in report['runs']] == [None, None]
+    assert report['machine']['run_processors'] == ['not recorded']
 
 
 # ------------------------------------------------------------------------- presets

@@ -532,7 +532,8 @@ def train_and_test(
         checkpoint=osp.relpath(checkpoint, run_dir),
         operating_point=read_operating_point(checkpoint) if osp.isfile(checkpoint) else None,
         load_average_1min=[load_before, os.getloadavg()[0] if load_before is not None else None],
-        processor=processor_name(),
+        # Through Slurm the run trains on another node, whose CPU is not known here.
+        processor=None if launch.launcher == 'slurm' else processor_name(),
         finished_utc=datetime.now(timezone.utc).isoformat(timespec='seconds'),
     )
     write_json_atomic(osp.join(run_dir, RESULT), result)
@@ -601,7 +602,7 @@ def write_report(args, prepared: dict, names: list[str], runs: dict, facts: dict
                 cpus=os.cpu_count(),
                 processor=processor_name(),
                 # Each run records the CPU it trained on; runs may come from several.
-                run_processors=sorted({r.get('processor', 'not recorded') for r in all_runs}),
+                run_processors=sorted({r.get('processor') or 'not recorded' for r in all_runs}),
             ),
             launch=dict(launcher=args.launcher, gpus_per_run=args.gpus_per_run, jobs=args.jobs),
             data={**facts, 'min_test_gestures': MIN_TEST_GESTURES},
