@@ -220,18 +220,18 @@ def _asba_option(variant: str, **options) -> Callable[[Config], dict]:
     return overrides
 
 
-# ASBA with its geometric and temporal augmentations set to the identity at every
-# intensity, photometric ones (brightness, contrast, saturation, noise) kept: tells
-# whether what ASBA does to a class is the harm of moving or re-timing it (the
-# synthetic classes are defined by where the hand goes and how fast it moves).
+# ASBA with its temporal augmentations (and, for the second, its geometric ones)
+# set to the identity at every intensity, the rest kept: they tell whether what
+# ASBA does to a class is the harm of re-timing or moving it (the synthetic classes
+# are defined by where the hand goes and how fast it moves).
+ASBA_TIMING_OFF = dict(slow_down=(0.0, 0.0), speed_warp=(0.0, 0.0))
 ASBA_GEOMETRY_AND_TIMING_OFF = dict(
     crop_area=(1.0, 1.0),
     crop_aspect=(1.0, 1.0),
     translate=(0.0, 0.0),
     rotate_deg=(0.0, 0.0),
     flip_prob=(0.0, 0.0),
-    slow_down=(0.0, 0.0),
-    speed_warp=(0.0, 0.0),
+    **ASBA_TIMING_OFF,
 )
 
 
@@ -362,6 +362,13 @@ VARIANTS = (
         LONG_TAIL,
         'ASBA, photometric only (no crop, shift, rotation or re-timing)',
         _asba_option('asba-photometric', **ASBA_GEOMETRY_AND_TIMING_OFF),
+        True,
+    ),
+    Variant(
+        'asba-no-retiming',
+        LONG_TAIL,
+        'ASBA without re-timing (crop, shift and rotation kept)',
+        _asba_option('asba-no-retiming', **ASBA_TIMING_OFF),
         True,
     ),
     Variant('afhead', ADAPTERS, 'STDA + anchor-free head', _afhead, True),

@@ -115,6 +115,7 @@ def _asba_steps(cfg: Config) -> list:
         ('asba-rarity', dict(rarity_weight=1.0)),
         ('asba-difficulty', dict(rarity_weight=0.0)),
         ('asba-inverse', dict(inverse=True)),
+        ('asba-no-retiming', dict(slow_down=(0.0, 0.0), speed_warp=(0.0, 0.0))),
         (
             'asba-photometric',
             dict(
