@@ -398,10 +398,11 @@ def default_variant_names() -> list[str]:
 # guide for what it leaves out).
 PRESETS = {
     # 10 variants x 3 seeds = 30 runs: 27 ViT runs of about 10 CPU-minutes and 3
-    # X3D runs of about 31 on the 2-core machine, so about 2.9 hours with
-    # --jobs 2. Leaves out: the temporal and joint adapters and the 'cross'
-    # fusion (the decoupling question), the class-balanced loss, the anchor-free
-    # head, and X3D at a quarter of the labels (31 CPU-minutes a run).
+    # X3D runs of about 31 on the 2-core machine (Intel Xeon); 6.1 CPU-hours
+    # measured, so about 3.1 hours with --jobs 2. Leaves out: the temporal and
+    # joint adapters and the 'cross' fusion (the decoupling question), the
+    # class-balanced loss, the two ASBA diagnostics (photometric only, no
+    # re-timing), the anchor-free head, and X3D at a quarter of the labels.
     'quick': (
         'stda',
         'linear-probe',
