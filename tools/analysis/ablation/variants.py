@@ -273,17 +273,12 @@ def _quarter_of_the_videos(cfg: Config) -> dict:
     ids = _training_video_ids(dataset)
     kept = ids[: max(1, len(ids) // 4)]
     per_video = dataset.get('windows_per_video')
-    if dataset.get('sample_ids'):
-        options = {'train_dataloader.dataset.sample_ids': kept}
-        if per_video:
-            options['train_dataloader.dataset.windows_per_video'] = (
-                per_video * len(ids) // len(kept)
-            )
-        return options
-    quarter = dict(copy.deepcopy(dataset.to_dict()), sample_ids=kept)
     if per_video:
-        quarter['windows_per_video'] = per_video * len(ids) // len(kept)
-        return {'train_dataloader.dataset': dict(_delete_=True, **quarter)}
+        return {
+            'train_dataloader.dataset.sample_ids': kept,
+            'train_dataloader.dataset.windows_per_video': per_video * len(ids) // len(kept),
+        }
+    quarter = dict(copy.deepcopy(dataset.to_dict()), sample_ids=kept)
     return {
         'train_dataloader.dataset': dict(
             _delete_=True, type='RepeatDataset', times=len(ids) // len(kept), dataset=quarter
